@@ -1,0 +1,3 @@
+"""ceguard: real-time surveillance of clearly erroneous trades."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,134 @@
+"""The `ceguard` command."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from engine import __version__
+from engine.errors import CONFIG_EXIT_CODE, ConfigError
+from engine.replay.writer import FORMATS
+
+EXIT_USAGE = 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except ConfigError as exc:
+        print(f"ceguard: configuration error: {exc}", file=sys.stderr)
+        return CONFIG_EXIT_CODE
+    except BrokenPipeError:  # `ceguard replay ... | head`
+        sys.stderr.close()
+        return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ceguard", description=(
+        "Surveillance of clearly erroneous trades: FIX drop copies judged against the "
+        "numerical guidelines."))
+    parser.add_argument("--version", action="version", version=f"ceguard {__version__}")
+    sub = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    check = sub.add_parser("check", help="verdict of one hypothetical trade (what-if)",
+                           description="Judge one trade, or JSON lines from stdin with --batch.")
+    check.add_argument("--reference-price", metavar="PRICE")
+    check.add_argument("--price", metavar="PRICE")
+    check.add_argument("--leverage", default="1", metavar="X",
+                       help="leverage multiplier of an ETF/ETN, negative for inverse (default 1)")
+    check.add_argument("--session", default="regular", choices=("regular", "pre", "post"))
+    check.add_argument("--event-size", type=int, default=0, metavar="N",
+                       help="securities in a multi-stock event (default 0: none)")
+    check.add_argument("--batch", action="store_true",
+                       help="read JSON lines (reference_price, price, leverage, session, "
+                            "event_size) from stdin, write one JSON line each")
+    check.add_argument("--rulebook", metavar="FILE", help="rulebook JSON (default: built in)")
+    check.set_defaults(run=_run_check)
+
+    replay = sub.add_parser("replay", help="judge every fill of captured FIX logs",
+                            description=(
+                                "Read QuickFIX FileLogs, raw SOH streams or |-delimited text "
+                                "(gzip too; - for stdin) and write one decision per trade."))
+    replay.add_argument("paths", nargs="+", metavar="PATH")
+    replay.add_argument("--instruments", metavar="CSV",
+                        help="symbol,leverage,prev_close of each security")
+    replay.add_argument("--rulebook", metavar="FILE", help="rulebook JSON (default: built in)")
+    replay.add_argument("--out", default="-", metavar="FILE", help="output file (default: stdout)")
+    replay.add_argument("--format", default="jsonl", choices=FORMATS,
+                        help="jsonl or csv for programs, text for people (default jsonl)")
+    replay.add_argument("--only-flagged", action="store_true",
+                        help="write only erroneous and rejected records")
+    replay.set_defaults(run=_run_replay)
+    return parser
+
+
+def _run_check(args: argparse.Namespace) -> int:
+    from engine.check import CheckInputError, describe, judge, parse_what_if
+    from engine.rules.rulebook import load_rulebook
+
+    rulebook = load_rulebook(args.rulebook)
+    if not args.batch:
+        if args.reference_price is None or args.price is None:
+            print("ceguard check: give --reference-price and --price (or --batch)",
+                  file=sys.stderr)
+            return EXIT_USAGE
+        try:
+            what = parse_what_if(args.reference_price, args.price, args.leverage,
+                                 args.session, args.event_size)
+        except CheckInputError as exc:
+            print(f"ceguard check: {exc}", file=sys.stderr)
+            return EXIT_USAGE
+        print(describe(judge(what, rulebook), rulebook.inclusive))
+        return 0
+
+    bad = 0
+    for number, line in enumerate(sys.stdin, start=1):
+        if not line.strip():
+            continue
+        try:
+            item = json.loads(line)
+            if not isinstance(item, dict):
+                raise CheckInputError("each line must be a JSON object")
+            missing = {"reference_price", "price"} - item.keys()
+            if missing:
+                raise CheckInputError(f"missing key(s): {', '.join(sorted(missing))}")
+            what = parse_what_if(item["reference_price"], item["price"],
+                                 item.get("leverage", "1"), item.get("session", "regular"),
+                                 item.get("event_size", 0))
+            result = judge(what, rulebook)
+        except (json.JSONDecodeError, CheckInputError) as exc:
+            bad += 1
+            result = {"verdict": "rejected", "line": number, "reason": str(exc)}
+        print(json.dumps(result, separators=(",", ":")))
+    if bad:
+        print(f"ceguard check: {bad} input line(s) rejected", file=sys.stderr)
+    return 0
+
+
+def _run_replay(args: argparse.Namespace) -> int:
+    from engine.core.instruments import load_instruments
+    from engine.core.surveillance import Surveillance
+    from engine.replay.reader import InputError
+    from engine.replay.runner import Replay
+    from engine.replay.writer import RecordWriter
+    from engine.rules.rulebook import load_rulebook
+
+    rulebook = load_rulebook(args.rulebook)
+    instruments = load_instruments(args.instruments) if args.instruments else []
+    core = Surveillance(rulebook, instruments)
+    out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
+    try:
+        replay = Replay(core, RecordWriter(out, args.format), args.only_flagged,
+                        progress=sys.stderr.isatty())
+        summary = replay.run(args.paths)
+    except InputError as exc:
+        print(f"ceguard replay: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    finally:
+        if out is not sys.stdout:
+            out.close()
+    print(summary.text(), file=sys.stderr)
+    return 0

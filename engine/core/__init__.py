@@ -1,0 +1,1 @@
+"""The surveillance core: band check, reference-price book, series, multi-stock events."""

@@ -1,0 +1,406 @@
+"""The sequential surveillance kernel: decoded units in, decision rows out.
+
+For each trade, in input order: drop a repeated ExecID, find the symbol's book and the
+series the execution belongs to, take the series' reference price, pick the rulebook
+row and test the band. A print that stands (or has no reference) becomes the symbol's
+last sale; an erroneous one is a *candidate* and waits in the open multi-stock window.
+When the window closes (a later fill is past it, or the caller flushes), the distinct
+symbols among its candidates give the event size; in an event every candidate is judged
+again by the event row, and a candidate it clears becomes a last sale after all.
+
+Series (DESIGN.md): executions of one aggressing order (same OrderID with 1057=Y) and the
+passive sides joined to them by TrdMatchID (880). Both sides of a match share one series,
+so they always get the same verdict; the aggressor's side is expected first (a passive
+side that comes first starts a series of its own match). Without 1057 each match is its
+own series, and an execution with neither 880 nor 1057 is a series by itself.
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from engine import codes
+from engine.core.band import breaks_band, threshold_ppm
+from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe
+from engine.fix import decoder as d
+from engine.fix.hashing import hash_spans
+from engine.rules.clock import session_of
+from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
+
+# Columns of an output (decision) row.
+O_LINE = 0
+O_CHUNK = 1
+O_VERDICT = 2
+O_PRICE = 3
+O_REF = 4
+O_REF_SRC = 5
+O_PPM = 6
+O_EVENT = 7
+O_SESSION = 8
+O_LEVERAGE = 9
+O_RULE = 10
+O_SIDE = 11
+O_REASON = 12
+O_BAD_TAG = 13
+O_TIME_NS = 14
+# (offset, length) pairs into the chunk the unit came from.
+O_EXEC = 15
+O_SYMBOL = 17
+O_QTY = 19
+O_TIME = 21
+O_MATCH = 23
+O_BAD = 25
+O_MSG = 27
+O_ORDER = 29
+O_CLORD = 31
+# 128-bit keys: the symbol's (symbol slots move when the table grows) and the ExecID's.
+O_SYM_KEY = 33
+O_KEY = 35
+N_OUT_COLS = 37
+
+# Columns of the symbol table; the last RING entries hold recent last sales
+# (price, ExecID key h1, h2, sequence) so a venue bust or correction can undo one.
+S_LAST = 0
+S_SRC = 1
+S_LEVERAGE = 2
+S_PREV_CLOSE = 3
+S_MARK = 4
+S_LAST_SEQ = 5
+S_RING_N = 6
+S_RING = 7
+RING = 8
+RING_WIDTH = 4
+N_SYM_COLS = S_RING + RING * RING_WIDTH
+
+# Series values: reference price and its source.
+V_REF = 0
+V_SRC = 1
+
+# Counters shared across calls.
+C_SYMBOLS = 0
+C_WINDOW_OPEN = 1
+C_WINDOW_START = 2
+C_PENDING = 3
+C_STAMP = 4
+C_DUPLICATES = 5
+C_VENUE_BUSTS = 6
+C_VENUE_CORRECTIONS = 7
+C_EVENTS = 8
+C_UNKNOWN_REFS = 9
+C_TRADES = 10
+N_COUNTERS = 11
+
+# Why `process` stopped before the end of its units.
+STATUS_DONE = 0
+STATUS_GROW_SYMBOLS = 1
+STATUS_GROW_PENDING = 2
+
+_MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
+
+
+@njit(cache=True)
+def symbol_slot(sym_keys, sym, counters, h1, h2):
+    """Slot of the symbol, inserting it (leverage 1, no close) when new."""
+    slot, found = probe(sym_keys, h1, h2)
+    if not found:
+        sym_keys[slot, 0] = h1
+        sym_keys[slot, 1] = h2
+        sym[slot, :] = 0
+        sym[slot, S_LEVERAGE] = 100
+        counters[C_SYMBOLS] += 1
+    return slot
+
+
+@njit(cache=True)
+def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
+    """Load one instrument: its leverage, and its previous close as the first reference."""
+    slot = symbol_slot(sym_keys, sym, counters, h1, h2)
+    sym[slot, S_LEVERAGE] = leverage
+    sym[slot, S_PREV_CLOSE] = prev_close
+    if sym[slot, S_RING_N] == 0:
+        sym[slot, S_LAST] = prev_close
+        sym[slot, S_SRC] = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
+
+
+@njit(cache=True)
+def _record_sale(sym, s, price, h1, h2, seq):
+    """A print that stands: remember it, and make it the last sale unless a later one is."""
+    n = sym[s, S_RING_N]
+    if n < RING:
+        k = n
+        sym[s, S_RING_N] = n + 1
+    else:  # replace the oldest
+        k = 0
+        for j in range(1, RING):
+            if sym[s, S_RING + j * RING_WIDTH + 3] < sym[s, S_RING + k * RING_WIDTH + 3]:
+                k = j
+    base = S_RING + k * RING_WIDTH
+    sym[s, base] = price
+    sym[s, base + 1] = h1
+    sym[s, base + 2] = h2
+    sym[s, base + 3] = seq
+    if seq >= sym[s, S_LAST_SEQ]:
+        sym[s, S_LAST] = price
+        sym[s, S_SRC] = codes.REF_LAST_SALE
+        sym[s, S_LAST_SEQ] = seq
+
+
+@njit(cache=True)
+def _recompute_last(sym, s):
+    """After a venue bust or correction: the newest remaining sale, else the close."""
+    best = -1
+    for j in range(sym[s, S_RING_N]):
+        if best < 0 or sym[s, S_RING + j * RING_WIDTH + 3] > sym[s, S_RING + best * RING_WIDTH + 3]:
+            best = j
+    if best >= 0:
+        sym[s, S_LAST] = sym[s, S_RING + best * RING_WIDTH]
+        sym[s, S_SRC] = codes.REF_LAST_SALE
+        sym[s, S_LAST_SEQ] = sym[s, S_RING + best * RING_WIDTH + 3]
+    else:
+        sym[s, S_LAST] = sym[s, S_PREV_CLOSE]
+        sym[s, S_SRC] = codes.REF_PREV_CLOSE if sym[s, S_PREV_CLOSE] > 0 else codes.REF_NONE
+        sym[s, S_LAST_SEQ] = 0
+
+
+@njit(cache=True)
+def _venue_amend(sym, s, h1, h2, new_price):
+    """Remove (new_price 0) or re-price the sale with ExecID key (h1, h2); False if unknown."""
+    n = sym[s, S_RING_N]
+    for j in range(n):
+        base = S_RING + j * RING_WIDTH
+        if sym[s, base + 1] == h1 and sym[s, base + 2] == h2:
+            if new_price > 0:
+                sym[s, base] = new_price
+            else:
+                last = S_RING + (n - 1) * RING_WIDTH
+                for c in range(RING_WIDTH):
+                    sym[s, base + c] = sym[s, last + c]
+                sym[s, S_RING_N] = n - 1
+            _recompute_last(sym, s)
+            return True
+    return False
+
+
+@njit(cache=True)
+def _copy_span(out_row, o_col, unit, u_col):
+    out_row[o_col] = unit[u_col]
+    out_row[o_col + 1] = unit[u_col + 1]
+
+
+@njit(cache=True)
+def _fill_row(out_row, unit, chunk_id):
+    out_row[:] = 0
+    out_row[O_LINE] = unit[d.U_LINE]
+    out_row[O_CHUNK] = chunk_id
+    out_row[O_PRICE] = unit[d.U_PRICE]
+    out_row[O_SIDE] = unit[d.U_SIDE]
+    out_row[O_TIME_NS] = unit[d.U_TIME_NS]
+    out_row[O_MSG] = unit[d.U_MSG_OFF]
+    out_row[O_MSG + 1] = unit[d.U_MSG_LEN]
+    _copy_span(out_row, O_EXEC, unit, d.U_EXEC)
+    _copy_span(out_row, O_SYMBOL, unit, d.U_SYMBOL)
+    _copy_span(out_row, O_QTY, unit, d.U_QTY)
+    _copy_span(out_row, O_TIME, unit, d.U_TIME)
+    _copy_span(out_row, O_MATCH, unit, d.U_MATCH)
+    _copy_span(out_row, O_ORDER, unit, d.U_ORDER)
+    _copy_span(out_row, O_CLORD, unit, d.U_CLORD)
+
+
+@njit(cache=True)
+def close_window(state, rulebook, out, n_out):
+    """Finish the open multi-stock window: size the event, re-judge, emit. Returns n_out."""
+    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+        exe_keys, exe_vals, exe_meta, pend, counters = state
+    flags, up_to, regular_bps, outside_bps, event_min, event_bps = rulebook
+    n_pend = counters[C_PENDING]
+    counters[C_STAMP] += 1
+    stamp = counters[C_STAMP]
+    distinct = 0
+    for k in range(n_pend):
+        s, _ = probe(sym_keys, pend[k, O_SYM_KEY], pend[k, O_SYM_KEY + 1])
+        if sym[s, S_MARK] != stamp:
+            sym[s, S_MARK] = stamp
+            distinct += 1
+    is_event = event_min.shape[0] > 0 and distinct >= event_min[0]
+    if is_event:
+        counters[C_EVENTS] += 1
+    for k in range(n_pend):
+        row = pend[k]
+        if is_event:
+            ppm, rule = threshold_ppm(row[O_REF], row[O_SESSION], row[O_LEVERAGE], distinct,
+                                      rulebook)
+            row[O_PPM] = ppm
+            row[O_RULE] = rule
+            row[O_EVENT] = distinct
+            if not breaks_band(row[O_PRICE], row[O_REF], ppm, flags[FLAG_INCLUSIVE] != 0):
+                row[O_VERDICT] = codes.STANDS
+                s, _ = probe(sym_keys, row[O_SYM_KEY], row[O_SYM_KEY + 1])
+                _record_sale(sym, s, row[O_PRICE], row[O_KEY], row[O_KEY + 1], row[O_LINE])
+        out[n_out] = row
+        n_out += 1
+    counters[C_PENDING] = 0
+    counters[C_WINDOW_OPEN] = 0
+    return n_out
+
+
+@njit(cache=True)
+def _venue_of(buf, unit, clock):
+    names = clock[0]
+    if names.shape[0] > 1 and unit[d.U_MARKET + 1] > 0:
+        off = unit[d.U_MARKET]
+        h1, h2 = hash_spans(buf, off, off + unit[d.U_MARKET + 1], 0, 0)
+        for v in range(1, names.shape[0]):
+            if names[v, 0] == h1 and names[v, 1] == h2:
+                return v
+    return 0
+
+
+@njit(cache=True)
+def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
+    """Judge units[first:n_units]; rows go to out[n_out:].
+
+    Returns (next unit, n_out, status): a status other than STATUS_DONE asks the caller
+    to grow a table (state_grow_*) and call again from `next unit`.
+    """
+    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+        exe_keys, exe_vals, exe_meta, pend, counters = state
+    flags = rulebook[0]
+    inclusive = flags[FLAG_INCLUSIVE] != 0
+    window_ns = flags[FLAG_EVENT_WINDOW_NS]
+    has_events = rulebook[4].shape[0] > 0
+    hours = clock[1]
+    change_at = clock[2]
+    offsets = clock[3]
+
+    for i in range(first, n_units):
+        unit = units[i]
+        kind = unit[d.U_KIND]
+        if kind == codes.UNIT_OTHER:
+            continue
+        if kind == codes.UNIT_BAD:
+            row = out[n_out]
+            _fill_row(row, unit, chunk_id)
+            row[O_VERDICT] = codes.REJECTED
+            row[O_REASON] = unit[d.U_REASON]
+            row[O_BAD_TAG] = unit[d.U_BAD_TAG]
+            row[O_BAD] = unit[d.U_BAD_OFF]
+            row[O_BAD + 1] = unit[d.U_BAD_LEN]
+            n_out += 1
+            continue
+        if counters[C_SYMBOLS] * 2 >= sym_keys.shape[0]:
+            return i, n_out, STATUS_GROW_SYMBOLS
+        if counters[C_PENDING] + 1 >= pend.shape[0]:
+            return i, n_out, STATUS_GROW_PENDING
+
+        sym_off = unit[d.U_SYMBOL]
+        sym_end = sym_off + unit[d.U_SYMBOL + 1]
+        sh1, sh2 = hash_spans(buf, sym_off, sym_end, 0, 0)
+        s = symbol_slot(sym_keys, sym, counters, sh1, sh2)
+
+        if kind != codes.UNIT_TRADE:  # a venue bust or correction of an earlier trade
+            ref_off = unit[d.U_EXEC_REF]
+            eh1, eh2 = hash_spans(buf, ref_off, ref_off + unit[d.U_EXEC_REF + 1], sym_off, sym_end)
+            if kind == codes.UNIT_VENUE_BUST:
+                counters[C_VENUE_BUSTS] += 1
+                known = _venue_amend(sym, s, eh1, eh2, 0)
+            else:
+                counters[C_VENUE_CORRECTIONS] += 1
+                known = _venue_amend(sym, s, eh1, eh2, unit[d.U_PRICE])
+            if not known:
+                counters[C_UNKNOWN_REFS] += 1
+            continue
+
+        t = unit[d.U_TIME_NS]
+        if counters[C_WINDOW_OPEN] != 0 and t > counters[C_WINDOW_START] + window_ns:
+            n_out = close_window(state, rulebook, out, n_out)
+
+        # One decision per ExecID: a repeat (PossDup resend, replayed log) is dropped.
+        exec_off = unit[d.U_EXEC]
+        eh1, eh2 = hash_spans(buf, exec_off, exec_off + unit[d.U_EXEC + 1], sym_off, sym_end)
+        if gen_find(exe_keys, exe_vals, exe_meta, eh1, eh2) >= 0:
+            counters[C_DUPLICATES] += 1
+            continue
+        gen_insert(exe_keys, exe_vals, exe_meta, eh1, eh2)
+        counters[C_TRADES] += 1
+
+        # Which series, hence which reference price.
+        has_match = unit[d.U_MATCH + 1] > 0
+        mh1 = 0
+        mh2 = 0
+        series_h1 = 0
+        series_h2 = 0
+        match_slot = -1
+        if has_match:
+            m_off = unit[d.U_MATCH]
+            mh1, mh2 = hash_spans(buf, m_off, m_off + unit[d.U_MATCH + 1], sym_off, sym_end)
+            match_slot = gen_find(mat_keys, mat_vals, mat_meta, mh1, mh2)
+            if match_slot >= 0:
+                cur = mat_meta[GEN_CURRENT]
+                series_h1 = mat_vals[cur, match_slot, 0]
+                series_h2 = mat_vals[cur, match_slot, 1]
+        if series_h1 == 0 and unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
+            o_off = unit[d.U_ORDER]
+            series_h1, series_h2 = hash_spans(buf, o_off, o_off + unit[d.U_ORDER + 1],
+                                              sym_off, sym_end)
+        elif series_h1 == 0 and has_match:
+            series_h1, series_h2 = mh1, mh2 ^ _MATCH_NAMESPACE
+        if has_match and match_slot < 0:
+            slot = gen_insert(mat_keys, mat_vals, mat_meta, mh1, mh2)
+            cur = mat_meta[GEN_CURRENT]
+            mat_vals[cur, slot, 0] = series_h1
+            mat_vals[cur, slot, 1] = series_h2
+
+        ref = sym[s, S_LAST]
+        ref_src = sym[s, S_SRC]
+        if series_h1 != 0:
+            slot = gen_find(ser_keys, ser_vals, ser_meta, series_h1, series_h2)
+            if slot < 0:
+                slot = gen_insert(ser_keys, ser_vals, ser_meta, series_h1, series_h2)
+                cur = ser_meta[GEN_CURRENT]
+                ser_vals[cur, slot, V_REF] = ref
+                ser_vals[cur, slot, V_SRC] = ref_src
+            else:
+                cur = ser_meta[GEN_CURRENT]
+                ref = ser_vals[cur, slot, V_REF]
+                ref_src = ser_vals[cur, slot, V_SRC]
+
+        row = out[n_out]
+        _fill_row(row, unit, chunk_id)
+        v = _venue_of(buf, unit, clock)
+        session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
+        leverage = sym[s, S_LEVERAGE]
+        price = unit[d.U_PRICE]
+        row[O_REF] = ref
+        row[O_REF_SRC] = ref_src
+        row[O_SESSION] = session
+        row[O_LEVERAGE] = leverage
+        row[O_SYM_KEY] = sh1
+        row[O_SYM_KEY + 1] = sh2
+        if ref == 0:
+            row[O_VERDICT] = codes.NO_REFERENCE
+            row[O_RULE] = -1
+            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
+            n_out += 1
+            continue
+        ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
+        row[O_PPM] = ppm
+        row[O_RULE] = rule
+        if not breaks_band(price, ref, ppm, inclusive):
+            row[O_VERDICT] = codes.STANDS
+            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
+            n_out += 1
+            continue
+        row[O_VERDICT] = codes.ERRONEOUS
+        if not has_events:
+            n_out += 1
+            continue
+        # A candidate: hold it in the multi-stock window.
+        row[O_KEY] = eh1
+        row[O_KEY + 1] = eh2
+        k = counters[C_PENDING]
+        pend[k] = row
+        counters[C_PENDING] = k + 1
+        if counters[C_WINDOW_OPEN] == 0:
+            counters[C_WINDOW_OPEN] = 1
+            counters[C_WINDOW_START] = t
+    return n_units, n_out, STATUS_DONE

@@ -1,0 +1,57 @@
+"""The kernel's memory: every table as numpy arrays, grown or rotated, never per fill."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.core import pipeline as p
+from engine.core.instruments import Instrument
+from engine.core.tables import grow_table, new_generations
+from engine.fix.hashing import hash_text
+
+
+class CoreState:
+    """Reference-price book, series, matches, seen ExecIDs and the multi-stock window.
+
+    Memory is bounded: symbols grow with the number of securities, the two-generation
+    tables are fixed (they remember at least half their capacity of recent keys), and
+    the pending window grows only with the candidates of one window.
+    """
+
+    # Series and matches only need remembering for the milliseconds a sweep takes, so
+    # their tables are small enough to stay in cache; ExecIDs are kept for resends.
+    def __init__(self, symbols: int = 1 << 14, series: int = 1 << 16, matches: int = 1 << 16,
+                 exec_ids: int = 1 << 20, pending: int = 1 << 10) -> None:
+        self.sym_keys = np.zeros((symbols, 2), np.int64)
+        self.sym = np.zeros((symbols, p.N_SYM_COLS), np.int64)
+        self.series = new_generations(series, 2)
+        self.matches = new_generations(matches, 2)
+        self.exec_ids = new_generations(exec_ids, 0)
+        self.pending = np.zeros((pending, p.N_OUT_COLS), np.int64)
+        self.counters = np.zeros(p.N_COUNTERS, np.int64)
+
+    def as_tuple(self) -> tuple:
+        return (self.sym_keys, self.sym, *self.series, *self.matches, *self.exec_ids,
+                self.pending, self.counters)
+
+    def seed(self, instruments: list[Instrument]) -> None:
+        for inst in instruments:
+            while self.counters[p.C_SYMBOLS] * 2 >= self.sym_keys.shape[0]:
+                self.grow_symbols()
+            h1, h2 = hash_text(inst.symbol)
+            p.seed_symbol(self.sym_keys, self.sym, self.counters, h1, h2,
+                          inst.leverage, inst.prev_close)
+
+    def grow_symbols(self) -> None:
+        keys = np.zeros((self.sym_keys.shape[0] * 2, 2), np.int64)
+        vals = np.zeros((keys.shape[0], p.N_SYM_COLS), np.int64)
+        grow_table(self.sym_keys, self.sym, keys, vals)
+        self.sym_keys, self.sym = keys, vals
+
+    def grow_pending(self) -> None:
+        bigger = np.zeros((self.pending.shape[0] * 2, p.N_OUT_COLS), np.int64)
+        bigger[: self.pending.shape[0]] = self.pending
+        self.pending = bigger
+
+    def count(self, counter: int) -> int:
+        return int(self.counters[counter])

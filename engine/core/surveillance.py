@@ -1,0 +1,64 @@
+"""One surveillance core for live and replay: rulebook + instruments + state + kernel."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from engine.core import pipeline as p
+from engine.core.instruments import Instrument
+from engine.core.state import CoreState
+from engine.rules.rulebook import Rulebook
+
+
+class Surveillance:
+    """Feeds decoded units to the kernel, growing its tables when it asks."""
+
+    def __init__(self, rulebook: Rulebook, instruments: list[Instrument]) -> None:
+        self.rulebook = rulebook
+        self.rule_codes = rulebook.rule_codes()
+        self._rules = rulebook.kernel_arrays()
+        self._clock = rulebook.clock_arrays()
+        self.state = CoreState()
+        self.state.seed(instruments)
+        self._out = np.empty((0, p.N_OUT_COLS), np.int64)
+
+    def judge(self, buf: np.ndarray, units: np.ndarray, n_units: int, chunk_id: int) -> np.ndarray:
+        """Decision rows (pipeline.O_* columns) that became final with these units.
+
+        The rows are a view of a buffer the next call reuses: consume them first.
+        """
+        out = self._out
+        n_out = 0
+        first = 0
+        while True:
+            out = self._room(out, n_out, n_units - first)
+            first, n_out, status = p.process(buf, units, first, n_units, chunk_id,
+                                             self.state.as_tuple(), self._rules, self._clock,
+                                             out, n_out)
+            if status == p.STATUS_DONE:
+                self._out = out
+                return out[:n_out]
+            if status == p.STATUS_GROW_SYMBOLS:
+                self.state.grow_symbols()
+            else:
+                self.state.grow_pending()
+
+    def flush(self) -> np.ndarray:
+        """Close the open multi-stock window (end of input): its candidates' final rows."""
+        if not self.state.counters[p.C_WINDOW_OPEN]:
+            return np.empty((0, p.N_OUT_COLS), np.int64)
+        out = self._room(np.empty((0, p.N_OUT_COLS), np.int64), 0, 0)
+        n_out = p.close_window(self.state.as_tuple(), self._rules, out, 0)
+        return out[:n_out]
+
+    def pending_chunks(self) -> np.ndarray:
+        """Chunk ids that rows still waiting in the window point into."""
+        return self.state.pending[: self.state.counters[p.C_PENDING], p.O_CHUNK]
+
+    def _room(self, out: np.ndarray, n_out: int, n_units: int) -> np.ndarray:
+        need = n_out + n_units + self.state.pending.shape[0]
+        if out.shape[0] >= need:
+            return out
+        bigger = np.empty((need, p.N_OUT_COLS), np.int64)
+        bigger[:n_out] = out[:n_out]
+        return bigger

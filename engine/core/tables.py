@@ -1,0 +1,86 @@
+"""Open-addressing hash tables on 128-bit keys, as numpy arrays for numba.
+
+`keys[..., 0] == 0` marks an empty slot (hashing.hash_spans never yields h1 == 0).
+
+Two kinds:
+- a growing table (symbols): Python doubles it when half full (`grow_table`);
+- a two-generation table (series, matches, ExecIDs): when the current generation is
+  half full, the older one is dropped and becomes the new current one, so memory is
+  fixed and the table remembers at least the last `capacity / 2` keys. An entry found
+  in the older generation is copied forward, so keys in use stay.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
+GEN_COUNT = 1    # meta[1]: keys in the current generation
+
+
+@njit(cache=True)
+def probe(keys, h1, h2):
+    """(slot, found) of key (h1, h2) in keys (capacity, 2)."""
+    mask = keys.shape[0] - 1
+    i = h2 & mask
+    while True:
+        k1 = keys[i, 0]
+        if k1 == 0:
+            return i, False
+        if k1 == h1 and keys[i, 1] == h2:
+            return i, True
+        i = (i + 1) & mask
+
+
+@njit(cache=True)
+def grow_table(keys, vals, new_keys, new_vals):
+    """Re-insert every key of (keys, vals) into the larger, empty (new_keys, new_vals)."""
+    for i in range(keys.shape[0]):
+        if keys[i, 0] != 0:
+            j, _ = probe(new_keys, keys[i, 0], keys[i, 1])
+            new_keys[j, 0] = keys[i, 0]
+            new_keys[j, 1] = keys[i, 1]
+            new_vals[j] = vals[i]
+
+
+def new_generations(capacity: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys (2, capacity, 2), vals (2, capacity, width), meta) of an empty 2-generation table."""
+    assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
+    return (np.zeros((2, capacity, 2), np.int64), np.zeros((2, capacity, width), np.int64),
+            np.zeros(2, np.int64))
+
+
+@njit(cache=True)
+def gen_find(keys, vals, meta, h1, h2):
+    """Slot of the key in the current generation (copied forward if only in the older), or -1."""
+    cur = meta[GEN_CURRENT]
+    slot, found = probe(keys[cur], h1, h2)
+    if found:
+        return slot
+    older = 1 - cur
+    old_slot, found = probe(keys[older], h1, h2)
+    if not found:
+        return -1
+    saved = vals[older, old_slot].copy()
+    slot = gen_insert(keys, vals, meta, h1, h2)
+    vals[meta[GEN_CURRENT], slot] = saved
+    return slot
+
+
+@njit(cache=True)
+def gen_insert(keys, vals, meta, h1, h2):
+    """Slot for a key known to be absent, in the current generation (rotating if full)."""
+    capacity = keys.shape[1]
+    if meta[GEN_COUNT] * 2 >= capacity:
+        older = 1 - meta[GEN_CURRENT]
+        keys[older] = 0
+        meta[GEN_CURRENT] = older
+        meta[GEN_COUNT] = 0
+    cur = meta[GEN_CURRENT]
+    slot, _ = probe(keys[cur], h1, h2)
+    keys[cur, slot, 0] = h1
+    keys[cur, slot, 1] = h2
+    vals[cur, slot] = 0
+    meta[GEN_COUNT] += 1
+    return slot

@@ -1,0 +1,338 @@
+"""Raw FIX bytes to flat arrays, in numba: the one decoder of live and replay.
+
+Input is any mix of QuickFIX FileLog lines (`<timestamp> : <message>`), raw SOH streams
+(messages back to back, no newlines) and `|`-delimited text. A *unit* is one FIX
+message, or one line holding none (garbage); units are numbered from 1 in input order,
+which is the line number of a one-message-per-line log and the message number of a raw
+stream. Each unit becomes one row of `units` (columns U_*): its kind, the byte spans of
+the fields the core needs, and the parsed price and time. Nothing is validated against a
+dictionary here; CheckSum and BodyLength are not checked (vendor and ticket logs get them
+wrong), exactly like QuickFIX with ValidateLengthAndChecksum=N.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine import codes
+from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
+
+SOH = 1
+PIPE = 124
+NEWLINE = 10
+MAX_QTY = 10**15  # in millionths: a billion shares
+
+# Columns of a unit row.
+U_KIND = 0
+U_LINE = 1
+U_MSG_OFF = 2
+U_MSG_LEN = 3
+U_REASON = 4
+U_BAD_TAG = 5
+U_BAD_OFF = 6
+U_BAD_LEN = 7
+U_PRICE = 8
+U_SIDE = 9
+U_AGGRESSOR = 10  # 1 = 1057=Y, 0 = 1057=N, -1 = absent
+U_POSSDUP = 11
+U_TIME_NS = 12
+# (offset, length) pairs of field values; length -1 = field absent.
+U_EXEC = 13
+U_SYMBOL = 15
+U_QTY = 17
+U_TIME = 19
+U_MATCH = 21
+U_ORDER = 23
+U_EXEC_REF = 25
+U_MARKET = 27
+U_CLORD = 29
+U_PRICE_TEXT = 31
+U_MSGTYPE = 33
+U_EXECTYPE = 35
+U_TRANSTYPE = 37
+N_UNIT_COLS = 39
+
+MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
+
+
+@njit(cache=True)
+def _span_slot(tag):
+    """Column of the (offset, length) pair kept for `tag`, or -1."""
+    if tag == 17:
+        return U_EXEC
+    if tag == 55:
+        return U_SYMBOL
+    if tag == 32:
+        return U_QTY
+    if tag == 60:
+        return U_TIME
+    if tag == 880:
+        return U_MATCH
+    if tag == 37:
+        return U_ORDER
+    if tag == 19:
+        return U_EXEC_REF
+    if tag == 30:
+        return U_MARKET
+    if tag == 11:
+        return U_CLORD
+    if tag == 31:
+        return U_PRICE_TEXT
+    if tag == 35:
+        return U_MSGTYPE
+    if tag == 150:
+        return U_EXECTYPE
+    if tag == 20:
+        return U_TRANSTYPE
+    return -1
+
+
+@njit(cache=True)
+def _digits(buf, start, count):
+    value = 0
+    for i in range(start, start + count):
+        c = buf[i]
+        if c < 48 or c > 57:
+            return -1
+        value = value * 10 + (c - 48)
+    return value
+
+
+@njit(cache=True)
+def _days_from_civil(year, month, day):
+    """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
+    if month <= 2:
+        year -= 1
+    era = (year if year >= 0 else year - 399) // 400
+    yoe = year - era * 400
+    mp = (month + 9) % 12
+    doy = (153 * mp + 2) // 5 + day - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+@njit(cache=True)
+def parse_utc_timestamp(buf, start, end):
+    """FIX UTCTimestamp YYYYMMDD-HH:MM:SS[.f{1,9}] to ns since the epoch; -1 if invalid."""
+    n = end - start
+    if n < 17 or buf[start + 8] != 45 or buf[start + 11] != 58 or buf[start + 14] != 58:
+        return -1
+    year = _digits(buf, start, 4)
+    month = _digits(buf, start + 4, 2)
+    day = _digits(buf, start + 6, 2)
+    hour = _digits(buf, start + 9, 2)
+    minute = _digits(buf, start + 12, 2)
+    second = _digits(buf, start + 15, 2)
+    if year < 1970 or month < 1 or month > 12 or day < 1 or day > 31:
+        return -1
+    if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 60:
+        return -1
+    frac_ns = 0
+    if n > 17:
+        digits = n - 18
+        if buf[start + 17] != 46 or digits < 1 or digits > 9:
+            return -1
+        frac = _digits(buf, start + 18, digits)
+        if frac < 0:
+            return -1
+        frac_ns = frac
+        for _ in range(digits, 9):
+            frac_ns *= 10
+    days = _days_from_civil(year, month, day)
+    return ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + frac_ns
+
+
+@njit(cache=True)
+def _reject(row, reason, tag, off, length):
+    if row[U_REASON] == codes.REASON_NONE:  # keep the first fault found
+        row[U_KIND] = codes.UNIT_BAD
+        row[U_REASON] = reason
+        row[U_BAD_TAG] = tag
+        row[U_BAD_OFF] = off
+        row[U_BAD_LEN] = length
+
+
+@njit(cache=True)
+def _first_char(buf, row, col):
+    if row[col + 1] <= 0:
+        return 0
+    return buf[row[col]]
+
+
+@njit(cache=True)
+def _classify(buf, row):
+    """Decide the unit's kind from 35/150/20 and check the fields that kind needs."""
+    if row[U_MSGTYPE + 1] <= 0:
+        _reject(row, codes.REASON_NO_MSGTYPE, 35, row[U_MSG_OFF], 0)
+        return
+    if row[U_MSGTYPE + 1] != 1 or buf[row[U_MSGTYPE]] != 56:  # not an ExecutionReport
+        row[U_KIND] = codes.UNIT_OTHER
+        return
+    exec_type = _first_char(buf, row, U_EXECTYPE)
+    trans_type = _first_char(buf, row, U_TRANSTYPE)
+    if trans_type == 49 or (trans_type == 0 and exec_type == 72):  # 20=1 or 150=H
+        kind = codes.UNIT_VENUE_BUST
+    elif trans_type == 50 or (trans_type == 0 and exec_type == 71):  # 20=2 or 150=G
+        kind = codes.UNIT_VENUE_CORRECT
+    elif exec_type == 70 or ((exec_type == 49 or exec_type == 50) and trans_type in (0, 48)):
+        kind = codes.UNIT_TRADE  # 150=F, or FIX.4.2 150=1/2 with 20=0
+    else:
+        row[U_KIND] = codes.UNIT_OTHER
+        return
+    row[U_KIND] = kind
+
+    if row[U_SYMBOL + 1] <= 0:
+        _reject(row, codes.REASON_MISSING_FIELD, 55, row[U_MSG_OFF], 0)
+    if kind != codes.UNIT_TRADE:
+        if row[U_EXEC_REF + 1] <= 0:
+            _reject(row, codes.REASON_NO_REF_ID, 19, row[U_MSG_OFF], 0)
+    if kind == codes.UNIT_VENUE_BUST:
+        return
+
+    if kind == codes.UNIT_TRADE:
+        if row[U_EXEC + 1] <= 0:
+            _reject(row, codes.REASON_MISSING_FIELD, 17, row[U_MSG_OFF], 0)
+    off, length = row[U_PRICE_TEXT], row[U_PRICE_TEXT + 1]
+    if length < 0:
+        _reject(row, codes.REASON_MISSING_FIELD, 31, row[U_MSG_OFF], 0)
+    else:
+        price, why = parse_fixed(buf, off, off + length, PRICE_DECIMALS, MAX_PRICE)
+        if why == codes.REASON_NONE and price == 0:
+            why = codes.REASON_NOT_POSITIVE
+        if why != codes.REASON_NONE:
+            _reject(row, why, 31, off, length)
+        row[U_PRICE] = price
+    if kind != codes.UNIT_TRADE:
+        return
+
+    off, length = row[U_QTY], row[U_QTY + 1]
+    if length < 0:
+        _reject(row, codes.REASON_MISSING_FIELD, 32, row[U_MSG_OFF], 0)
+    else:
+        qty, why = parse_fixed(buf, off, off + length, PRICE_DECIMALS, MAX_QTY)
+        if why == codes.REASON_NONE and qty == 0:
+            why = codes.REASON_NOT_POSITIVE
+        if why != codes.REASON_NONE:
+            _reject(row, why, 32, off, length)
+    if row[U_SIDE] == 0:
+        _reject(row, codes.REASON_MISSING_FIELD, 54, row[U_MSG_OFF], 0)
+    off, length = row[U_TIME], row[U_TIME + 1]
+    if length < 0:
+        _reject(row, codes.REASON_MISSING_FIELD, 60, row[U_MSG_OFF], 0)
+    else:
+        row[U_TIME_NS] = parse_utc_timestamp(buf, off, off + length)
+        if row[U_TIME_NS] < 0:
+            _reject(row, codes.REASON_BAD_TIME, 60, off, length)
+
+
+@njit(cache=True)
+def _is_fix_start(buf, p, n):
+    return (p + 4 < n and buf[p] == 56 and buf[p + 1] == 61 and buf[p + 2] == 70
+            and buf[p + 3] == 73 and buf[p + 4] == 88)  # "8=FIX"
+
+
+@njit(cache=True)
+def decode(buf, pos, n, final, first_line, units):
+    """Decode complete units of buf[pos:n] into `units` (offsets are into buf).
+
+    Returns (units written, position after the last one). Without `final`, a unit that
+    reaches the end of the buffer is left for the next call (its bytes are not consumed).
+    """
+    count = 0
+    cap = units.shape[0]
+    while count < cap:
+        while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
+            pos += 1
+        if pos >= n:
+            break
+        start = pos
+        # Find the message start on this line.
+        p = pos
+        while p < n and buf[p] != NEWLINE and not _is_fix_start(buf, p, n):
+            p += 1
+        if p >= n and not final and n - start < MAX_UNIT_BYTES:
+            break  # the line may go on in the next chunk
+        row = units[count]
+        row[:] = 0
+        for col in range(U_EXEC, N_UNIT_COLS, 2):
+            row[col] = start
+            row[col + 1] = -1
+        row[U_AGGRESSOR] = -1
+        row[U_LINE] = first_line + count
+        if p >= n or buf[p] == NEWLINE:  # a line with no FIX message in it
+            row[U_MSG_OFF] = start
+            row[U_MSG_LEN] = p - start
+            _reject(row, codes.REASON_NO_FIX, 0, start, p - start)
+            pos = p
+            count += 1
+            continue
+
+        msg = p
+        row[U_MSG_OFF] = msg
+        delim = 0
+        q = msg
+        while q < n and buf[q] != NEWLINE:
+            if buf[q] == SOH or buf[q] == PIPE:
+                delim = buf[q]
+                break
+            q += 1
+        # Walk the fields.
+        complete = False
+        need_more = False
+        open_ended = not final and n - start < MAX_UNIT_BYTES
+        q = msg
+        while q < n and buf[q] != NEWLINE:
+            if q > msg and _is_fix_start(buf, q, n):
+                complete = True  # next message begins: this one had no CheckSum
+                break
+            tag = 0
+            t = q
+            while t < n and buf[t] != 61 and buf[t] != delim and buf[t] != NEWLINE:
+                c = buf[t]
+                if 48 <= c <= 57 and tag < 100_000_000:
+                    tag = tag * 10 + (c - 48)
+                else:
+                    tag = -1_000_000_000_000
+                t += 1
+            v = t + 1
+            e = v
+            while e < n and buf[e] != delim and buf[e] != NEWLINE:
+                e += 1
+            if e >= n and open_ended:
+                need_more = True  # the field may go on in the next chunk
+                break
+            if t >= n or buf[t] != 61 or tag <= 0:
+                _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
+            else:
+                slot = _span_slot(tag)
+                if tag == 54:
+                    if e - v == 1:
+                        row[U_SIDE] = buf[v]
+                    else:
+                        _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
+                elif tag == 1057:
+                    row[U_AGGRESSOR] = 1 if (e - v == 1 and buf[v] == 89) else 0
+                elif tag == 43 or tag == 97:
+                    if e - v == 1 and buf[v] == 89:
+                        row[U_POSSDUP] = 1
+                elif slot >= 0:
+                    row[slot] = v
+                    row[slot + 1] = e - v
+            if e < n and buf[e] == delim and delim != 0:
+                e += 1
+            q = e
+            if tag == 10:
+                complete = True
+                break
+        if need_more or (not complete and q >= n and open_ended):
+            break  # the message continues in the next chunk
+        if not complete:
+            if delim == 0:
+                _reject(row, codes.REASON_UNTERMINATED, 0, msg, q - msg)
+        row[U_MSG_LEN] = q - msg
+        if row[U_KIND] != codes.UNIT_BAD:
+            _classify(buf, row)
+        pos = q
+        count += 1
+    return count, pos

@@ -1,0 +1,110 @@
+"""Exact decimal prices as fixed-point integers.
+
+Every price is an int64 count of millionths (micro-dollars). Thresholds are parts per
+million, so a band test is `abs(P - R) * 1_000_000 >= ppm * R`: integer arithmetic only.
+The limits below keep both sides of that product inside int64 (< 9.2e18).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from engine import codes
+
+PRICE_DECIMALS = 6
+PRICE_SCALE = 10**PRICE_DECIMALS
+MAX_PRICE = 1_000_000 * PRICE_SCALE  # $1,000,000: above any US-listed share price
+PPM = 1_000_000
+
+
+@njit(cache=True)
+def parse_fixed(buf, start, end, decimals, limit):
+    """Parse buf[start:end] (ASCII decimal) into an integer scaled by 10**decimals.
+
+    Returns (value, reason) where reason is codes.REASON_NONE on success. Accepts
+    "12", "12.5", ".5", "12." ; rejects signs, exponents and digits past `decimals`
+    unless they are zeros (so "10.50000000" is exact, "10.1234567" is not).
+    """
+    if start >= end:
+        return 0, codes.REASON_MISSING_FIELD
+    if buf[start] == 45:  # '-'
+        return 0, codes.REASON_NOT_POSITIVE
+    value = 0
+    frac_digits = 0
+    seen_dot = False
+    seen_digit = False
+    for i in range(start, end):
+        c = buf[i]
+        if c == 46:  # '.'
+            if seen_dot:
+                return 0, codes.REASON_NOT_A_NUMBER
+            seen_dot = True
+        elif 48 <= c <= 57:
+            seen_digit = True
+            if seen_dot:
+                if frac_digits == decimals:
+                    if c != 48:
+                        return 0, codes.REASON_TOO_MANY_DECIMALS
+                    continue
+                frac_digits += 1
+            value = value * 10 + (c - 48)
+            if value > limit * 10:  # stop before int64 could overflow
+                return 0, codes.REASON_TOO_LARGE
+        else:
+            return 0, codes.REASON_NOT_A_NUMBER
+    if not seen_digit:
+        return 0, codes.REASON_NOT_A_NUMBER
+    for _ in range(frac_digits, decimals):
+        value *= 10
+    if value > limit:
+        return 0, codes.REASON_TOO_LARGE
+    return value, codes.REASON_NONE
+
+
+class PriceError(ValueError):
+    """A price or percentage given by a person (CLI, config) is not a usable decimal."""
+
+
+_WHY = {
+    codes.REASON_MISSING_FIELD: "it is empty",
+    codes.REASON_NOT_POSITIVE: "it is negative",
+    codes.REASON_NOT_A_NUMBER: "it is not a plain decimal number",
+    codes.REASON_TOO_MANY_DECIMALS: "it has more decimal places than are kept",
+    codes.REASON_TOO_LARGE: "it is larger than the supported maximum",
+}
+
+
+def to_fixed(text: str, decimals: int = PRICE_DECIMALS, limit: int = MAX_PRICE) -> int:
+    """Decimal text to a fixed-point int, with the same parser the decoder uses."""
+    raw = np.frombuffer(text.strip().encode("ascii", "replace"), dtype=np.uint8)
+    value, reason = parse_fixed(raw, 0, len(raw), decimals, limit)
+    if reason != codes.REASON_NONE:
+        raise PriceError(f"{text!r}: {_WHY[reason]} (at most {decimals} decimal places)")
+    return int(value)
+
+
+def format_fixed(value: int, decimals: int = PRICE_DECIMALS, keep: int = 0) -> str:
+    """Fixed-point int to exact decimal text with at least `keep` decimals.
+
+    format_fixed(61_000_000) == "61", format_fixed(61_000_000, keep=2) == "61.00",
+    format_fixed(1) == "0.000001": never rounded.
+    """
+    sign = "-" if value < 0 else ""
+    whole, frac = divmod(abs(value), 10**decimals)
+    digits = f"{frac:0{decimals}d}".rstrip("0").ljust(keep, "0")
+    return f"{sign}{whole}.{digits}" if digits else f"{sign}{whole}"
+
+
+def format_price(value: int, decimals: int = PRICE_DECIMALS) -> str:
+    """A price as people write it: exact, at least cents ("94.00", "0.0051")."""
+    return format_fixed(value, decimals, keep=2)
+
+
+def format_ratio(numerator: int, denominator: int, decimals: int) -> str:
+    """An exact fraction rounded half-even to `decimals` places, for display only."""
+    scaled, rem = divmod(abs(numerator) * 10**decimals, denominator)
+    if rem * 2 > denominator or (rem * 2 == denominator and scaled % 2):
+        scaled += 1
+    text = format_fixed(scaled, decimals, keep=decimals)
+    return "-" + text if numerator < 0 and scaled else text

@@ -1,0 +1,1 @@
+"""Replay of captured FIX logs through the same decoder and core as the live acceptor."""

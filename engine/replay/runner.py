@@ -1,0 +1,166 @@
+"""`ceguard replay`: captured logs through the decoder and the core, records out."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from engine import codes
+from engine.core import pipeline as p
+from engine.core.surveillance import Surveillance
+from engine.fix.decoder import N_UNIT_COLS, decode
+from engine.records import RecordMaker
+from engine.replay.reader import chunks, disk_position, open_log
+from engine.replay.writer import RecordWriter
+
+UNITS_PER_CALL = 1 << 15
+_FLAGGED = (codes.ERRONEOUS, codes.REJECTED)
+
+
+@dataclass
+class ReplaySummary:
+    verdicts: Counter = field(default_factory=Counter)
+    rejects: Counter = field(default_factory=Counter)
+    events: int = 0
+    duplicates: int = 0
+    venue_busts: int = 0
+    venue_corrections: int = 0
+    unknown_refs: int = 0
+    bytes_read: int = 0
+    seconds: float = 0.0
+
+    @property
+    def fills(self) -> int:
+        return sum(n for v, n in self.verdicts.items() if v != "rejected")
+
+    def text(self) -> str:
+        rate = self.fills / self.seconds if self.seconds > 0 else 0.0
+        verdicts = "  ".join(f"{name} {self.verdicts.get(name, 0):,}"
+                             for name in codes.VERDICT_NAMES)
+        lines = [
+            f"ceguard replay: {self.fills:,} fills judged in {self.seconds:.2f} s "
+            f"({rate:,.0f} fills/s, {self.bytes_read / 1e6:,.1f} MB read)",
+            f"  {verdicts}",
+            f"  multi-stock events {self.events:,}  duplicates dropped {self.duplicates:,}  "
+            f"venue busts {self.venue_busts:,}  venue corrections {self.venue_corrections:,}"
+            + (f" ({self.unknown_refs:,} for trades not in the recent history)"
+               if self.unknown_refs else ""),
+        ]
+        if self.rejects:
+            lines.append("  rejected by reason: " + ", ".join(
+                f"{reason} {n:,}" for reason, n in self.rejects.most_common()))
+        return "\n".join(lines)
+
+
+class _Progress:
+    """A one-line progress report on a terminal, at most twice a second."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self._last = 0.0
+
+    def update(self, path: str, done: int | None, size: int | None, fills: int) -> None:
+        now = time.monotonic()
+        if not self.enabled or now - self._last < 0.5:
+            return
+        self._last = now
+        where = f"{done / size:6.1%}" if done is not None and size else ""
+        sys.stderr.write(f"\r  {path} {where}  {fills:,} fills judged ")
+        sys.stderr.flush()
+
+    def done(self) -> None:
+        if self.enabled and self._last:
+            sys.stderr.write("\r\x1b[K")
+
+
+class Replay:
+    def __init__(self, core: Surveillance, writer: RecordWriter, only_flagged: bool,
+                 progress: bool = False) -> None:
+        self.core = core
+        self.writer = writer
+        self.only_flagged = only_flagged
+        self.records = RecordMaker(core.rule_codes)
+        self.summary = ReplaySummary()
+        self._progress = _Progress(progress)
+        self._units = np.empty((UNITS_PER_CALL, N_UNIT_COLS), np.int64)
+        self._chunks: dict[int, tuple[bytes, int]] = {}  # chunk id -> (bytes, input index)
+        self._first_line: list[int] = []  # global unit number of each input's first unit
+        self._sources: list[str] = []
+        self._next_line = 1
+        self._next_chunk = 0
+
+    def run(self, paths: list[str]) -> ReplaySummary:
+        started = time.perf_counter()
+        for path in paths:
+            self._replay_one(path)
+        self._emit(self.core.flush())
+        self._progress.done()
+        counters = self.core.state.counters
+        s = self.summary
+        s.events = int(counters[p.C_EVENTS])
+        s.duplicates = int(counters[p.C_DUPLICATES])
+        s.venue_busts = int(counters[p.C_VENUE_BUSTS])
+        s.venue_corrections = int(counters[p.C_VENUE_CORRECTIONS])
+        s.unknown_refs = int(counters[p.C_UNKNOWN_REFS])
+        s.seconds = time.perf_counter() - started
+        return s
+
+    def _replay_one(self, path: str) -> None:
+        stream, size = open_log(path)
+        source = len(self._sources)
+        self._sources.append(path)
+        self._first_line.append(self._next_line)
+        carry = b""
+        with stream:
+            for block in chunks(stream):
+                carry = self._feed(carry + block, source, final=False)
+                self.summary.bytes_read += len(block)
+                self._progress.update(path, disk_position(stream), size,
+                                      int(self.core.state.counters[p.C_TRADES]))
+            if carry:
+                self._feed(carry, source, final=True)
+
+    def _feed(self, data: bytes, source: int, final: bool) -> bytes:
+        """Decode and judge all complete units of `data`; return the unfinished tail."""
+        if b"^A" in data:  # caret-A notation of SOH, as in tickets and `cat -v`
+            data = data.replace(b"^A", b"\x01")
+        buf = np.frombuffer(data, np.uint8)
+        chunk_id = self._next_chunk
+        self._next_chunk += 1
+        self._chunks[chunk_id] = (data, source)
+        pos = 0
+        while pos < len(data):
+            count, pos = decode(buf, pos, len(data), final, self._next_line, self._units)
+            if count == 0:
+                break
+            self._next_line += count
+            self._emit(self.core.judge(buf, self._units, count, chunk_id))
+        waiting = set(self.core.pending_chunks().tolist())
+        for old in [c for c in self._chunks if c not in waiting and c != chunk_id]:
+            del self._chunks[old]
+        if chunk_id not in waiting:
+            del self._chunks[chunk_id]
+        return data[pos:]
+
+    def _emit(self, rows: np.ndarray) -> None:
+        if not len(rows):
+            return
+        verdicts = rows[:, p.O_VERDICT]
+        for code, n in enumerate(np.bincount(verdicts, minlength=len(codes.VERDICT_NAMES))):
+            if n:
+                self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
+        if self.only_flagged:
+            rows = rows[np.isin(verdicts, _FLAGGED)]
+        for row in rows:
+            data, source = self._chunks[int(row[p.O_CHUNK])]
+            line = int(row[p.O_LINE]) - self._first_line[source] + 1
+            record = self.records.decision(row, data, line)
+            if record["verdict"] == "rejected":
+                self.summary.rejects[record["reason_code"]] += 1
+            if len(self._sources) > 1:
+                record["source"] = self._sources[source]
+            self.writer.write(record)

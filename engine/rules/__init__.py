@@ -1,0 +1,1 @@
+"""The rulebook as data and the venue clock."""
