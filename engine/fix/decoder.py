@@ -233,16 +233,21 @@ def _is_fix_start(buf, p, n):
 
 
 @njit(cache=True)
-def decode(buf, pos, n, final, first_line, units):
+def decode(buf, pos, n, final, first_line, at_line_start, units):
     """Decode complete units of buf[pos:n] into `units` (offsets are into buf).
 
     Returns (units written, position after the last one). Without `final`, a unit that
     reaches the end of the buffer is left for the next call (its bytes are not consumed).
+    `at_line_start` says whether buf[pos] begins a line: text before a message is a
+    FileLog prefix only there; between two messages on one line it is junk.
     """
     count = 0
+    start_of_line = at_line_start
     cap = units.shape[0]
     while count < cap:
         while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
+            if buf[pos] == NEWLINE:
+                start_of_line = True
             pos += 1
         if pos >= n:
             break
@@ -260,13 +265,15 @@ def decode(buf, pos, n, final, first_line, units):
             row[col + 1] = -1
         row[U_AGGRESSOR] = -1
         row[U_LINE] = first_line + count
-        if p >= n or buf[p] == NEWLINE:  # a line with no FIX message in it
+        if p >= n or buf[p] == NEWLINE or (p > start and not start_of_line):
+            # a line with no FIX message in it, or junk between two messages
             row[U_MSG_OFF] = start
             row[U_MSG_LEN] = p - start
             _reject(row, codes.REASON_NO_FIX, 0, start, p - start)
             pos = p
             count += 1
             continue
+        start_of_line = False
 
         msg = p
         row[U_MSG_OFF] = msg

@@ -14,7 +14,7 @@ from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.records import RecordMaker
-from engine.replay.reader import chunks, disk_position, open_log
+from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, open_log
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
@@ -79,8 +79,9 @@ class _Progress:
 
 class Replay:
     def __init__(self, core: Surveillance, writer: RecordWriter, only_flagged: bool,
-                 progress: bool = False) -> None:
+                 progress: bool = False, chunk_bytes: int = CHUNK_BYTES) -> None:
         self.core = core
+        self.chunk_bytes = chunk_bytes
         self.writer = writer
         self.only_flagged = only_flagged
         self.records = RecordMaker(core.rule_codes)
@@ -92,9 +93,11 @@ class Replay:
         self._sources: list[str] = []
         self._next_line = 1
         self._next_chunk = 0
+        self._name_sources = False
 
     def run(self, paths: list[str]) -> ReplaySummary:
         started = time.perf_counter()
+        self._name_sources = len(paths) > 1
         for path in paths:
             self._replay_one(path)
         self._emit(self.core.flush())
@@ -115,8 +118,9 @@ class Replay:
         self._sources.append(path)
         self._first_line.append(self._next_line)
         carry = b""
+        self._line_start = True
         with stream:
-            for block in chunks(stream):
+            for block in chunks(stream, self.chunk_bytes):
                 carry = self._feed(carry + block, source, final=False)
                 self.summary.bytes_read += len(block)
                 self._progress.update(path, disk_position(stream), size,
@@ -134,9 +138,12 @@ class Replay:
         self._chunks[chunk_id] = (data, source)
         pos = 0
         while pos < len(data):
-            count, pos = decode(buf, pos, len(data), final, self._next_line, self._units)
+            count, end = decode(buf, pos, len(data), final, self._next_line,
+                                self._line_start, self._units)
             if count == 0:
                 break
+            self._line_start = data[end - 1:end] in (b"\n", b"")
+            pos = end
             self._next_line += count
             self._emit(self.core.judge(buf, self._units, count, chunk_id))
         waiting = set(self.core.pending_chunks().tolist())
@@ -161,6 +168,6 @@ class Replay:
             record = self.records.decision(row, data, line)
             if record["verdict"] == "rejected":
                 self.summary.rejects[record["reason_code"]] += 1
-            if len(self._sources) > 1:
+            if self._name_sources:
                 record["source"] = self._sources[source]
             self.writer.write(record)
