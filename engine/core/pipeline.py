@@ -21,7 +21,7 @@ from numba import njit
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe
+from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
 from engine.rules.clock import session_of
@@ -210,7 +210,7 @@ def _fill_row(out_row, unit, chunk_id):
 def close_window(state, rulebook, out, n_out):
     """Finish the open multi-stock window: size the event, re-judge, emit. Returns n_out."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
-        exe_keys, exe_vals, exe_meta, pend, counters = state
+        exec_ids, pend, counters = state
     flags, up_to, regular_bps, outside_bps, event_min, event_bps = rulebook
     n_pend = counters[C_PENDING]
     counters[C_STAMP] += 1
@@ -263,7 +263,7 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     to grow a table (state_grow_*) and call again from `next unit`.
     """
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
-        exe_keys, exe_vals, exe_meta, pend, counters = state
+        exec_ids, pend, counters = state
     flags = rulebook[0]
     inclusive = flags[FLAG_INCLUSIVE] != 0
     window_ns = flags[FLAG_EVENT_WINDOW_NS]
@@ -317,10 +317,9 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
         # One decision per ExecID: a repeat (PossDup resend, replayed log) is dropped.
         exec_off = unit[d.U_EXEC]
         eh1, eh2 = hash_spans(buf, exec_off, exec_off + unit[d.U_EXEC + 1], sym_off, sym_end)
-        if gen_find(exe_keys, exe_vals, exe_meta, eh1, eh2) >= 0:
+        if seen_or_add(exec_ids, eh1, eh2):
             counters[C_DUPLICATES] += 1
             continue
-        gen_insert(exe_keys, exe_vals, exe_meta, eh1, eh2)
         counters[C_TRADES] += 1
 
         # Which series, hence which reference price.

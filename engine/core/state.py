@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument
-from engine.core.tables import grow_table, new_generations
+from engine.core.tables import grow_table, new_generations, new_recent_set
 from engine.fix.hashing import hash_text
 
 
@@ -14,8 +14,9 @@ class CoreState:
     """Reference-price book, series, matches, seen ExecIDs and the multi-stock window.
 
     Memory is bounded: symbols grow with the number of securities, the two-generation
-    tables are fixed (they remember at least half their capacity of recent keys), and
-    the pending window grows only with the candidates of one window.
+    tables are fixed (they remember at least half their capacity of recent keys), the
+    ExecID set remembers roughly the last `exec_ids` executions, and the pending window
+    grows only with the candidates of one window.
     """
 
     # Series and matches only need remembering for the milliseconds a sweep takes, so
@@ -26,12 +27,12 @@ class CoreState:
         self.sym = np.zeros((symbols, p.N_SYM_COLS), np.int64)
         self.series = new_generations(series, 2)
         self.matches = new_generations(matches, 2)
-        self.exec_ids = new_generations(exec_ids, 0)
+        self.exec_ids = new_recent_set(exec_ids)
         self.pending = np.zeros((pending, p.N_OUT_COLS), np.int64)
         self.counters = np.zeros(p.N_COUNTERS, np.int64)
 
     def as_tuple(self) -> tuple:
-        return (self.sym_keys, self.sym, *self.series, *self.matches, *self.exec_ids,
+        return (self.sym_keys, self.sym, *self.series, *self.matches, self.exec_ids,
                 self.pending, self.counters)
 
     def seed(self, instruments: list[Instrument]) -> None:

@@ -2,8 +2,10 @@
 
 `keys[..., 0] == 0` marks an empty slot (hashing.hash_spans never yields h1 == 0).
 
-Two kinds:
+Three kinds:
 - a growing table (symbols): Python doubles it when half full (`grow_table`);
+- a set of recent keys in buckets of four (ExecIDs): one cache line per look-up; a full
+  bucket forgets one of its keys, so it remembers roughly its capacity of recent keys;
 - a two-generation table (series, matches, ExecIDs): when the current generation is
   half full, the older one is dropped and becomes the new current one, so memory is
   fixed and the table remembers at least the last `capacity / 2` keys. An entry found
@@ -42,6 +44,32 @@ def grow_table(keys, vals, new_keys, new_vals):
             new_keys[j, 0] = keys[i, 0]
             new_keys[j, 1] = keys[i, 1]
             new_vals[j] = vals[i]
+
+
+BUCKET = 4  # 4 keys x 16 bytes: one 64-byte cache line
+
+
+def new_recent_set(capacity: int) -> np.ndarray:
+    buckets = capacity // BUCKET
+    assert buckets & (buckets - 1) == 0, "capacity must be a power of two"
+    return np.zeros((buckets, BUCKET, 2), np.int64)
+
+
+@njit(cache=True)
+def seen_or_add(keys, h1, h2):
+    """True if (h1, h2) is in the recent set; otherwise add it and return False."""
+    bucket = keys[h2 & (keys.shape[0] - 1)]
+    for k in range(BUCKET):
+        if bucket[k, 0] == h1 and bucket[k, 1] == h2:
+            return True
+        if bucket[k, 0] == 0:
+            bucket[k, 0] = h1
+            bucket[k, 1] = h2
+            return False
+    victim = (h1 >> 8) & (BUCKET - 1)  # deterministic, so replays repeat exactly
+    bucket[victim, 0] = h1
+    bucket[victim, 1] = h2
+    return False
 
 
 def new_generations(capacity: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

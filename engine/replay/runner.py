@@ -94,6 +94,7 @@ class Replay:
         self._next_line = 1
         self._next_chunk = 0
         self._name_sources = False
+        self._caret_soh: bool | None = None
 
     def run(self, paths: list[str]) -> ReplaySummary:
         started = time.perf_counter()
@@ -119,9 +120,12 @@ class Replay:
         self._first_line.append(self._next_line)
         carry = b""
         self._line_start = True
+        self._caret_soh = None
         with stream:
             for block in chunks(stream, self.chunk_bytes):
-                carry = self._feed(carry + block, source, final=False)
+                if self._caret_soh is None:  # decided once per file, from its first block
+                    self._caret_soh = b"^A" in block
+                carry = self._feed(carry + block if carry else block, source, final=False)
                 self.summary.bytes_read += len(block)
                 self._progress.update(path, disk_position(stream), size,
                                       int(self.core.state.counters[p.C_TRADES]))
@@ -130,7 +134,7 @@ class Replay:
 
     def _feed(self, data: bytes, source: int, final: bool) -> bytes:
         """Decode and judge all complete units of `data`; return the unfinished tail."""
-        if b"^A" in data:  # caret-A notation of SOH, as in tickets and `cat -v`
+        if self._caret_soh:  # caret-A notation of SOH, as in tickets and `cat -v`
             data = data.replace(b"^A", b"\x01")
         buf = np.frombuffer(data, np.uint8)
         chunk_id = self._next_chunk

@@ -16,11 +16,11 @@ from engine import codes
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
-_FIRST_YEAR, _LAST_YEAR = 1990, 2100
+_FIRST_YEAR, _LAST_YEAR = 2000, 2070
 
 
 def offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray]:
-    """(change instants in UTC ns, offset in ns from that instant on) for 1990-2100."""
+    """(change instants in UTC ns, offset in ns from that instant on) for 2000-2070."""
     zone = ZoneInfo(tz_name)
     start = datetime(_FIRST_YEAR, 1, 1, tzinfo=timezone.utc)
     day = timedelta(days=1)
