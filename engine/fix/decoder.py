@@ -161,6 +161,21 @@ def _first_char(buf, row, col):
 
 
 @njit(cache=True)
+def _positive(buf, row, col, tag, limit):
+    """The fixed-point value of the field at `col`; rejects the unit unless it is > 0."""
+    off, length = row[col], row[col + 1]
+    if length < 0:
+        _reject(row, codes.REASON_MISSING_FIELD, tag, row[U_MSG_OFF], 0)
+        return 0
+    value, why = parse_fixed(buf, off, off + length, PRICE_DECIMALS, limit)
+    if why == codes.REASON_NONE and value == 0:
+        why = codes.REASON_NOT_POSITIVE
+    if why != codes.REASON_NONE:
+        _reject(row, why, tag, off, length)
+    return value
+
+
+@njit(cache=True)
 def _classify(buf, row):
     """Decide the unit's kind from 35/150/20 and check the fields that kind needs."""
     if row[U_MSGTYPE + 1] <= 0:
@@ -193,28 +208,11 @@ def _classify(buf, row):
     if kind == codes.UNIT_TRADE:
         if row[U_EXEC + 1] <= 0:
             _reject(row, codes.REASON_MISSING_FIELD, 17, row[U_MSG_OFF], 0)
-    off, length = row[U_PRICE_TEXT], row[U_PRICE_TEXT + 1]
-    if length < 0:
-        _reject(row, codes.REASON_MISSING_FIELD, 31, row[U_MSG_OFF], 0)
-    else:
-        price, why = parse_fixed(buf, off, off + length, PRICE_DECIMALS, MAX_PRICE)
-        if why == codes.REASON_NONE and price == 0:
-            why = codes.REASON_NOT_POSITIVE
-        if why != codes.REASON_NONE:
-            _reject(row, why, 31, off, length)
-        row[U_PRICE] = price
+    row[U_PRICE] = _positive(buf, row, U_PRICE_TEXT, 31, MAX_PRICE)
     if kind != codes.UNIT_TRADE:
         return
 
-    off, length = row[U_QTY], row[U_QTY + 1]
-    if length < 0:
-        _reject(row, codes.REASON_MISSING_FIELD, 32, row[U_MSG_OFF], 0)
-    else:
-        qty, why = parse_fixed(buf, off, off + length, PRICE_DECIMALS, MAX_QTY)
-        if why == codes.REASON_NONE and qty == 0:
-            why = codes.REASON_NOT_POSITIVE
-        if why != codes.REASON_NONE:
-            _reject(row, why, 32, off, length)
+    _positive(buf, row, U_QTY, 32, MAX_QTY)
     if row[U_SIDE] == 0:
         _reject(row, codes.REASON_MISSING_FIELD, 54, row[U_MSG_OFF], 0)
     off, length = row[U_TIME], row[U_TIME + 1]
