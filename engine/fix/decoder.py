@@ -12,7 +12,6 @@ wrong), exactly like QuickFIX with ValidateLengthAndChecksum=N.
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit
 
 from engine import codes
