@@ -260,7 +260,7 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     """Judge units[first:n_units]; rows go to out[n_out:].
 
     Returns (next unit, n_out, status): a status other than STATUS_DONE asks the caller
-    to grow a table (state_grow_*) and call again from `next unit`.
+    to grow a table (CoreState.grow_symbols / grow_pending) and call again from `next unit`.
     """
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
         exec_ids, pend, counters = state

@@ -6,7 +6,7 @@ Three kinds:
 - a growing table (symbols): Python doubles it when half full (`grow_table`);
 - a set of recent keys in buckets of four (ExecIDs): one cache line per look-up; a full
   bucket forgets one of its keys, so it remembers roughly its capacity of recent keys;
-- a two-generation table (series, matches, ExecIDs): when the current generation is
+- a two-generation table (series, matches): when the current generation is
   half full, the older one is dropped and becomes the new current one, so memory is
   fixed and the table remembers at least the last `capacity / 2` keys. An entry found
   in the older generation is copied forward, so keys in use stay.

@@ -94,7 +94,8 @@ class Replay:
         self._next_line = 1
         self._next_chunk = 0
         self._name_sources = False
-        self._caret_soh: bool | None = None
+        self._line_start = True  # does the next unfinished byte begin a line?
+        self._caret_soh: bool | None = None  # is this file ^A-delimited? (first block says)
 
     def run(self, paths: list[str]) -> ReplaySummary:
         started = time.perf_counter()
@@ -146,7 +147,7 @@ class Replay:
                                 self._line_start, self._units)
             if count == 0:
                 break
-            self._line_start = data[end - 1:end] in (b"\n", b"")
+            self._line_start = data[end - 1:end] == b"\n"
             pos = end
             self._next_line += count
             self._emit(self.core.judge(buf, self._units, count, chunk_id))
