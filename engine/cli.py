@@ -62,6 +62,51 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--only-flagged", action="store_true",
                         help="write only erroneous and rejected records")
     replay.set_defaults(run=_run_replay)
+
+    serve = sub.add_parser("serve", help="the live QuickFIX acceptor: judge drop copies, "
+                                         "send busts",
+                           description="Accept drop-copy sessions, judge every fill, journal "
+                                       "it, and send busts to the firms and the matching "
+                                       "engine. Logs JSON lines on stdout.")
+    serve.add_argument("--config", metavar="TOML",
+                       help="engine config (default: the shipped fix_configs/ceguard.toml)")
+    serve.set_defaults(run=_run_serve)
+
+    simulate = sub.add_parser("simulate", help="a matching engine and two firms over FIX, "
+                                               "for demos and tests",
+                              description="Play matching engine MATCHING1 (drop copies with "
+                                          "injected erroneous events) and firms FIRMA and "
+                                          "FIRMB (printing the busts they receive).")
+    simulate.add_argument("--host", default="127.0.0.1")
+    simulate.add_argument("--port", type=int, default=9878)
+    simulate.add_argument("--matches", type=int, default=600, metavar="N",
+                          help="ordinary matches around the injected events (default 600)")
+    simulate.add_argument("--symbols", type=int, default=100, metavar="N")
+    simulate.add_argument("--rate", type=float, default=400, metavar="FILLS_PER_S",
+                          help="drop copies per second (default 400)")
+    simulate.add_argument("--versions", default="FIX.4.4,FIX.4.2,FIX.5.0SP2",
+                          help="drop-copy sessions to use, comma-separated; symbols are "
+                               "spread over them (default all three)")
+    simulate.add_argument("--state-dir", default="var/sim", metavar="DIR",
+                          help="FileStore and FileLog of the simulated sessions")
+    simulate.add_argument("--wait", type=float, default=3.0, metavar="SECONDS",
+                          help="how long to wait for busts after the last fill (default 3)")
+    simulate.add_argument("--cleared-event", action="store_true",
+                          help="also inject a 7%% multi-stock event that the event row clears "
+                               "(only cleared with settle_seconds > 0 in the engine config)")
+    simulate.set_defaults(run=_run_simulate)
+
+    journal = sub.add_parser("journal", help="recent decisions and busts from the journal",
+                             description="Read the journal of `ceguard serve` (safe while it "
+                                         "runs).")
+    journal.add_argument("--config", metavar="TOML",
+                         help="engine config naming the journal (default: the shipped one)")
+    journal.add_argument("--path", metavar="SQLITE", help="the journal file itself")
+    journal.add_argument("--limit", type=int, default=20, metavar="N")
+    journal.add_argument("--all", action="store_true",
+                         help="every decision, not only erroneous and rejected ones")
+    journal.add_argument("--format", default="text", choices=("text", "jsonl"))
+    journal.set_defaults(run=_run_journal)
     return parser
 
 
@@ -132,3 +177,21 @@ def _run_replay(args: argparse.Namespace) -> int:
             out.close()
     print(summary.text(), file=sys.stderr)
     return 0
+
+
+def _run_serve(args: argparse.Namespace) -> int:
+    from engine.live.serve import serve
+
+    return serve(args.config)
+
+
+def _run_simulate(args: argparse.Namespace) -> int:
+    from engine.sim.live import simulate
+
+    return simulate(args)
+
+
+def _run_journal(args: argparse.Namespace) -> int:
+    from engine.journal.view import show
+
+    return show(args)

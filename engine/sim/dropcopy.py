@@ -57,8 +57,9 @@ class DropCopyStream:
     def __init__(self, symbols: int = 500, seed: int = 7,
                  start: datetime = datetime(2026, 1, 15, 14, 35, tzinfo=timezone.utc),
                  step: timedelta = timedelta(milliseconds=2),
-                 firms: tuple[str, ...] = ("FIRMA", "FIRMB")) -> None:
+                 firms: tuple[str, ...] = ("FIRMA", "FIRMB"), id_prefix: str = "") -> None:
         self.rng = random.Random(seed)
+        self.id_prefix = id_prefix  # keeps ExecIDs of separate live runs apart
         self.clock = start
         self.step = step
         self.firms = firms
@@ -89,19 +90,19 @@ class DropCopyStream:
 
     def _new_order(self) -> str:
         self._order += 1
-        return f"O{self._order}"
+        return f"{self.id_prefix}O{self._order}"
 
     def _sides(self, sec: Security, price: float, qty: int, aggressor_order: str,
                aggressor_side: str) -> list[Fill]:
         self._match += 1
-        match = f"T{self._match}"
+        match = f"{self.id_prefix}T{self._match}"
         passive_side = "2" if aggressor_side == "1" else "1"
         buyer, seller = self.rng.sample(self.firms, 2) if len(self.firms) > 1 else self.firms * 2
         fills = []
         for side, order, aggressor in ((aggressor_side, aggressor_order, True),
                                        (passive_side, self._new_order(), False)):
             self._exec += 1
-            fills.append(Fill(f"E{self._exec}", order, match, sec.symbol, side, f"{price:.2f}",
+            fills.append(Fill(f"{self.id_prefix}E{self._exec}", order, match, sec.symbol, side, f"{price:.2f}",
                               qty, aggressor, buyer if side == "1" else seller, self.clock))
         return fills
 
@@ -189,15 +190,20 @@ def execution_reports(fills: Iterator[Fill], begin: str = "FIX.4.4",
     seq = first_seq
     for fill in fills:
         when = fix_time(fill.moment)
-        fields = [(35, "8"), (34, str(seq)), (49, sender), (52, when), (56, target),
-                  (6, fill.price), (11, f"C{fill.order_id}"), (14, str(fill.qty)),
-                  (17, fill.exec_id), (30, "XNAS"), (31, fill.price), (32, str(fill.qty)),
-                  (37, fill.order_id), (38, str(fill.qty)), (39, "2"), (54, fill.side),
-                  (55, fill.symbol), (60, when), (150, "F"), (151, "0"),
-                  (453, "1"), (448, fill.firm), (447, "D"), (452, "1"),
-                  (880, fill.match_id), (1057, "Y" if fill.aggressor else "N")]
-        yield fill.moment, encode(begin, fields)
+        header = [(35, "8"), (34, str(seq)), (49, sender), (52, when), (56, target)]
+        yield fill.moment, encode(begin, header + drop_copy_body(fill, begin, when))
         seq += 1
+
+
+def drop_copy_body(fill: Fill, begin: str, when: str) -> list[tuple[int, str]]:
+    """Body fields of one fill's drop copy on `begin` (FIX.4.2: 20=0 and 150=2)."""
+    exec_type = [(20, "0"), (150, "2")] if begin == "FIX.4.2" else [(150, "F")]
+    return [(6, fill.price), (11, f"C{fill.order_id}"), (14, str(fill.qty)),
+            (17, fill.exec_id), (30, "XNAS"), (31, fill.price), (32, str(fill.qty)),
+            (37, fill.order_id), (38, str(fill.qty)), (39, "2"), (54, fill.side),
+            (55, fill.symbol), (60, when), *exec_type, (151, "0"),
+            (453, "1"), (448, fill.firm), (447, "D"), (452, "1"),
+            (880, fill.match_id), (1057, "Y" if fill.aggressor else "N")]
 
 
 def filelog_lines(messages: Iterator[tuple[datetime, str]]) -> Iterator[str]:

@@ -1,0 +1,74 @@
+"""The QuickFIX Application of `ceguard serve`.
+
+No exception may escape a callback: quickfix's SWIG director turns any Python exception
+other than its own FIX ones into Py_Exit, which hangs the process (FIX_NOTES.md 1.2).
+Every callback body is therefore guarded; fromApp raises only UnsupportedMessageType,
+which QuickFIX answers with a BusinessMessageReject (35=j).
+"""
+
+from __future__ import annotations
+
+import quickfix as fix
+
+from engine.live.engine import LiveEngine
+from engine.obs.metrics import INTERNAL_ERROR, Metrics
+
+_EXECUTION_REPORT = b"\x0135=8\x01"
+
+
+class CeguardApplication(fix.Application):
+    def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log) -> None:
+        super().__init__()
+        self.engine = engine
+        self.metrics = metrics
+        self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
+        self.log = log
+
+    def onCreate(self, session_id: fix.SessionID) -> None:
+        try:
+            self.metrics.add_session(session_id.toString())
+        except Exception:
+            self.log.exception("callback_failed", callback="onCreate")
+
+    def onLogon(self, session_id: fix.SessionID) -> None:
+        try:
+            session = session_id.toString()
+            self.metrics.session_up.labels(session).set(1)
+            self.log.info("logon", session=session)
+        except Exception:
+            self.log.exception("callback_failed", callback="onLogon")
+
+    def onLogout(self, session_id: fix.SessionID) -> None:
+        try:
+            session = session_id.toString()
+            self.metrics.session_up.labels(session).set(0)
+            self.log.info("logout", session=session)
+        except Exception:
+            self.log.exception("callback_failed", callback="onLogout")
+
+    def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        pass
+
+    def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        unsupported = False
+        try:
+            raw = message.toString().encode("latin-1")  # the message is borrowed: copy now
+            session = session_id.toString()
+            if session in self.bust_only or _EXECUTION_REPORT not in raw:
+                unsupported = True
+                self.log.warning("unsupported_message", session=session,
+                                 msg_type=message.getHeader().getField(35))
+            else:
+                self.engine.on_fill(raw, session)
+        except Exception:
+            # Not re-raised (that would kill the process); counted and logged loudly.
+            self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+            self.log.exception("fill_failed", session=session_id.toString())
+        if unsupported:
+            raise fix.UnsupportedMessageType()

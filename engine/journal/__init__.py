@@ -1,0 +1,1 @@
+"""The durable record of fills, decisions and busts."""

@@ -1,0 +1,181 @@
+"""The journal: an SQLite file (WAL) of every fill received, every decision, every bust.
+
+It is written inside QuickFIX's fromApp, before the callback returns: QuickFIX advances
+the inbound sequence number only after that, so a fill is either journaled or sent again.
+The fills table, replayed in order with the recorded window closes, rebuilds the
+surveillance core exactly (reference prices, seen ExecIDs, pending candidates); the
+busts table says which busts still have to go out after a restart.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS fills (
+    seq INTEGER PRIMARY KEY,          -- arrival order; the 'line' of its decision
+    received_at TEXT NOT NULL,        -- UTC, ISO 8601
+    session TEXT NOT NULL,            -- QuickFIX session id it arrived on
+    raw BLOB NOT NULL                 -- the message exactly as QuickFIX handed it over
+);
+CREATE TABLE IF NOT EXISTS window_closes (
+    after_seq INTEGER PRIMARY KEY,    -- the settle window closed after this fill
+    closed_at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    fill_seq INTEGER PRIMARY KEY REFERENCES fills(seq),
+    exec_id TEXT,
+    symbol TEXT,
+    verdict TEXT NOT NULL,
+    decided_at TEXT NOT NULL,
+    record TEXT NOT NULL              -- the decision record (schemas/decision.schema.json)
+);
+CREATE INDEX IF NOT EXISTS decisions_exec_id ON decisions(exec_id);
+CREATE INDEX IF NOT EXISTS decisions_verdict ON decisions(verdict, fill_seq);
+CREATE TABLE IF NOT EXISTS busts (
+    bust_exec_id TEXT NOT NULL,
+    session TEXT NOT NULL,            -- the recipient's session
+    exec_id TEXT NOT NULL,            -- the busted execution
+    fill_seq INTEGER NOT NULL REFERENCES fills(seq),
+    recipient TEXT NOT NULL,          -- 'venue' or 'firm'
+    firm TEXT,
+    status TEXT NOT NULL,             -- pending, sent, queued, failed
+    detail TEXT,
+    created_at TEXT NOT NULL,
+    updated_at TEXT NOT NULL,
+    PRIMARY KEY (bust_exec_id, session)
+);
+CREATE INDEX IF NOT EXISTS busts_status ON busts(status);
+"""
+
+
+@dataclass(frozen=True)
+class BustRow:
+    bust_exec_id: str
+    session: str
+    exec_id: str
+    fill_seq: int
+    recipient: str
+    firm: str | None
+    status: str
+    detail: str | None = None
+
+
+class Journal:
+    """One connection, used under the live engine's lock."""
+
+    def __init__(self, path: Path, synchronous: str = "full") -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        self._db.executescript(_SCHEMA)
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
+                         (str(SCHEMA_VERSION),))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def next_seq(self) -> int:
+        (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM fills").fetchone()
+        return last + 1
+
+    def begin(self) -> None:
+        self._db.execute("BEGIN IMMEDIATE")
+
+    def commit(self) -> None:
+        self._db.execute("COMMIT")
+
+    def rollback(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def add_fill(self, seq: int, received_at: str, session: str, raw: bytes) -> None:
+        self._db.execute("INSERT INTO fills VALUES (?, ?, ?, ?)",
+                         (seq, received_at, session, raw))
+
+    def add_window_close(self, after_seq: int, closed_at: str) -> None:
+        self._db.execute("INSERT OR IGNORE INTO window_closes VALUES (?, ?)",
+                         (after_seq, closed_at))
+
+    def add_decision(self, fill_seq: int, record: dict, decided_at: str) -> bool:
+        """False when this fill already has a decision (a rebuild re-deciding it)."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+            (fill_seq, record.get("exec_id"), record.get("symbol"), record["verdict"],
+             decided_at, json.dumps(record, separators=(",", ":"))))
+        return cursor.rowcount == 1
+
+    def add_bust(self, bust: BustRow, at: str) -> bool:
+        """False when this bust was already recorded for this recipient."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO busts VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (bust.bust_exec_id, bust.session, bust.exec_id, bust.fill_seq, bust.recipient,
+             bust.firm, bust.status, bust.detail, at, at))
+        return cursor.rowcount == 1
+
+    def set_bust_status(self, bust_exec_id: str, session: str, status: str,
+                        detail: str | None, at: str) -> None:
+        self._db.execute(
+            "UPDATE busts SET status = ?, detail = ?, updated_at = ? "
+            "WHERE bust_exec_id = ? AND session = ?",
+            (status, detail, at, bust_exec_id, session))
+
+    # Reading (rebuild after a restart, `ceguard journal`).
+
+    def fills(self) -> Iterator[tuple[int, str, bytes]]:
+        yield from self._db.execute("SELECT seq, session, raw FROM fills ORDER BY seq")
+
+    def window_closes(self) -> set[int]:
+        return {seq for (seq,) in self._db.execute("SELECT after_seq FROM window_closes")}
+
+    def fill(self, seq: int) -> tuple[str, bytes] | None:
+        return self._db.execute("SELECT session, raw FROM fills WHERE seq = ?",
+                                (seq,)).fetchone()
+
+    def decision(self, fill_seq: int) -> dict:
+        (record,) = self._db.execute("SELECT record FROM decisions WHERE fill_seq = ?",
+                                     (fill_seq,)).fetchone()
+        return json.loads(record)
+
+    def unsent_busts(self) -> list[BustRow]:
+        rows = self._db.execute(
+            "SELECT bust_exec_id, session, exec_id, fill_seq, recipient, firm, status, detail "
+            "FROM busts WHERE status = 'pending' ORDER BY fill_seq")
+        return [BustRow(*row) for row in rows]
+
+    def recent_decisions(self, limit: int, verdicts: tuple[str, ...] | None = None
+                         ) -> list[tuple[int, str, dict]]:
+        if verdicts:
+            marks = ",".join("?" * len(verdicts))
+            rows = self._db.execute(
+                f"SELECT fill_seq, decided_at, record FROM decisions WHERE verdict IN ({marks}) "
+                "ORDER BY fill_seq DESC LIMIT ?", (*verdicts, limit))
+        else:
+            rows = self._db.execute("SELECT fill_seq, decided_at, record FROM decisions "
+                                    "ORDER BY fill_seq DESC LIMIT ?", (limit,))
+        return [(seq, at, json.loads(record)) for seq, at, record in rows][::-1]
+
+    def recent_busts(self, limit: int) -> list[tuple[str, BustRow]]:
+        rows = self._db.execute(
+            "SELECT updated_at, bust_exec_id, session, exec_id, fill_seq, recipient, firm, "
+            "status, detail FROM busts ORDER BY fill_seq DESC, session LIMIT ?", (limit,))
+        return [(row[0], BustRow(*row[1:])) for row in rows][::-1]
+
+    def counts(self) -> dict[str, int]:
+        (fills,) = self._db.execute("SELECT COUNT(*) FROM fills").fetchone()
+        result = {"fills": fills}
+        for verdict, n in self._db.execute(
+                "SELECT verdict, COUNT(*) FROM decisions GROUP BY verdict"):
+            result[verdict] = n
+        for status, n in self._db.execute("SELECT status, COUNT(*) FROM busts GROUP BY status"):
+            result[f"busts_{status}"] = n
+        return result

@@ -1,0 +1,1 @@
+"""`ceguard serve`: the live acceptor around the surveillance core."""

@@ -1,0 +1,41 @@
+"""Hands bust ExecutionReports to QuickFIX, and says what became of each one.
+
+A session that is not logged on still takes the message: QuickFIX stores it
+(PersistMessages=Y) and resends it when the counterparty logs on and asks for the gap.
+"""
+
+from __future__ import annotations
+
+import quickfix as fix
+
+SENT = "sent"
+QUEUED = "queued"
+FAILED = "failed"
+
+
+class Notifier:
+    def __init__(self, session_ids: list[fix.SessionID]) -> None:
+        self._sessions = {sid.toString(): sid for sid in session_ids}
+
+    def known(self, session: str) -> bool:
+        return session in self._sessions
+
+    def begin_string(self, session: str) -> str:
+        return self._sessions[session].getBeginString().getValue()
+
+    def send(self, session: str, message: fix.Message) -> tuple[str, str | None]:
+        """(result, why it failed)."""
+        sid = self._sessions.get(session)
+        if sid is None:
+            return FAILED, f"no QuickFIX session {session}"
+        live = fix.Session.lookupSession(sid)
+        if live is None:
+            return FAILED, f"QuickFIX session {session} is not running"
+        logged_on = live.isLoggedOn()
+        try:
+            accepted = fix.Session.sendToTarget(message, sid)
+        except fix.SessionNotFound:
+            return FAILED, f"QuickFIX session {session} not found"
+        if not accepted:
+            return FAILED, "QuickFIX did not store the message (sendToTarget returned False)"
+        return (SENT if logged_on else QUEUED), None

@@ -1,0 +1,113 @@
+"""`ceguard serve`: load the configs, rebuild from the journal, run the acceptor."""
+
+from __future__ import annotations
+
+import signal
+import threading
+
+import quickfix as fix
+
+from engine.config import load_config
+from engine.core.instruments import load_instruments
+from engine.core.surveillance import Surveillance
+from engine.errors import ConfigError
+from engine.fix.application import CeguardApplication
+from engine.fix.settings import load_session_settings
+from engine.journal.store import Journal
+from engine.live.engine import LiveEngine
+from engine.live.notifier import Notifier
+from engine.obs.logging import configure_logging, get_logger
+from engine.obs.metrics import Metrics
+from engine.rules.rulebook import load_rulebook
+
+TICK_SECONDS = 0.05
+SEQNUM_EVERY_TICKS = 20
+
+
+def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
+    configure_logging()
+    log = get_logger()
+    config = load_config(config_path)
+    rulebook = load_rulebook(config.rulebook)
+    instruments = load_instruments(config.instruments) if config.instruments else []
+    fix_settings = load_session_settings(config.fix_settings, config.fix_overrides,
+                                         config.source.resolve().parent)
+    for party, session in config.firms.items():
+        if session not in fix_settings.sessions:
+            raise ConfigError(str(config.source), f"firms.{party}",
+                              f"names session {session}, which {config.fix_settings} "
+                              f"does not define (it has {', '.join(fix_settings.sessions)})",
+                              "use one of those session ids, or add the session to the cfg")
+    metrics = Metrics()
+    try:
+        metrics.serve(config.metrics_host, config.metrics_port)
+    except OSError as exc:
+        raise ConfigError(str(config.source), "metrics.listen",
+                          f"cannot listen on {config.metrics_host}:{config.metrics_port} "
+                          f"({exc.strerror})", "choose a free port or stop the other process"
+                          ) from exc
+
+    journal = Journal(config.journal, config.journal_synchronous)
+    engine = LiveEngine(Surveillance(rulebook, instruments), journal, metrics, config.firms,
+                        config.settle_seconds, log)
+    rebuilt = engine.rebuild()
+    bust_only = set(config.firms.values())
+    app = CeguardApplication(engine, metrics, bust_only, log)
+    try:
+        acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
+                                      fix_settings.settings,
+                                      fix.FileLogFactory(fix_settings.settings))
+        acceptor.start()
+    except (fix.ConfigError, fix.RuntimeError) as exc:
+        raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
+                          f"QuickFIX cannot start the acceptor: {exc}",
+                          "check the port is free and the session settings are valid") from exc
+    session_ids = list(acceptor.getSessions())
+    engine.attach(Notifier(session_ids))
+    log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
+             sessions=fix_settings.sessions, instruments=len(instruments),
+             rulebook=str(config.rulebook or "built-in"), journal=str(config.journal),
+             settle_seconds=config.settle_seconds, firms=config.firms)
+    resent = engine.resend_unsent()
+    log.info("serving", port=_port(fix_settings.text), fills_rebuilt=rebuilt,
+             busts_resent=resent,
+             metrics_url=f"http://{config.metrics_host}:{config.metrics_port}/metrics")
+
+    stop = stop or _stop_on_signals()
+    ticks = 0
+    try:
+        while not stop.wait(TICK_SECONDS):
+            engine.tick()
+            ticks += 1
+            if ticks % SEQNUM_EVERY_TICKS == 0:
+                _export_seqnums(session_ids, metrics)
+    finally:
+        acceptor.stop()
+        with engine.lock:
+            journal.close()
+        log.info("stopped")
+    return 0
+
+
+def _stop_on_signals() -> threading.Event:
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    return stop
+
+
+def _export_seqnums(session_ids: list[fix.SessionID], metrics: Metrics) -> None:
+    for sid in session_ids:
+        session = fix.Session.lookupSession(sid)
+        if session is not None:
+            name = sid.toString()
+            metrics.sender_seq.labels(name).set(session.getExpectedSenderNum())
+            metrics.target_seq.labels(name).set(session.getExpectedTargetNum())
+
+
+def _port(settings_text: str) -> int | None:
+    for line in settings_text.splitlines():
+        if line.startswith("SocketAcceptPort="):
+            return int(line.partition("=")[2])
+    return None
+
