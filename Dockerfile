@@ -44,12 +44,13 @@ WORKDIR /src
 COPY pyproject.toml README.md ./
 COPY engine ./engine
 # The check after it fails the build if a subpackage of engine/ was not installed (setuptools
-# installs only what [tool.setuptools] packages lists; an editable dev install hides that). It
+# installs only the packages pyproject.toml's [tool.setuptools] finds; an editable dev install
+# hides a miss). It
 # runs from / so that /src is not on sys.path.
 RUN pip install /src \
  && pip check \
  && cd / \
- && python -c "import pathlib, importlib.util as u; src = pathlib.Path('/src/engine'); names = ['.'.join(('engine',) + p.parent.relative_to(src).parts) for p in sorted(src.rglob('__init__.py'))]; missing = [n for n in names if u.find_spec(n) is None]; assert not missing, 'not installed, add to [tool.setuptools] packages in pyproject.toml: ' + ', '.join(missing)" \
+ && python -c "import pathlib, importlib.util as u; src = pathlib.Path('/src/engine'); names = ['.'.join(('engine',) + p.parent.relative_to(src).parts) for p in sorted(src.rglob('__init__.py'))]; missing = [n for n in names if u.find_spec(n) is None]; assert not missing, 'not installed, check [tool.setuptools] packages in pyproject.toml: ' + ', '.join(missing)" \
  && ceguard --version
 
 # --------------------------------------------------------------------------------------------

@@ -15,13 +15,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
+# The live path on the shipped defaults: serve + simulate, then flags, busts and metrics.
 demo: $(STAMP)
-	@echo "== ceguard check: a 2x fund, reference 100.00, printing at 94.00 (RULES.md 8.5)"
-	$(PY) -m engine check --reference-price 100 --price 94 --leverage 2
-	@echo
-	@echo "== ceguard replay: the shipped sample day, flagged records only"
-	$(PY) -m engine replay $(SAMPLE)/sample_dropcopy.log.gz \
-		--instruments $(SAMPLE)/sample_instruments.csv --only-flagged --format text
+	$(PY) -m engine.sim.demo
 
 test: $(STAMP)
 	$(PY) -m pytest

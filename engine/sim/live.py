@@ -209,8 +209,9 @@ def live_scenario(stream: DropCopyStream, matches: int, cleared_event: bool
 def print_bust(session: str, raw: str) -> None:
     fields = fields_of(raw.encode("latin-1"))
     firm = session.partition(":")[2].partition("->")[0]
-    print(f"  {firm:<6} received bust {fields.get(17)} of {fields.get(19)}: "
-          f"{fields.get(55)} {fields.get(32)} @ {fields.get(31)} | {fields.get(58)}", flush=True)
+    side = {"1": "buy", "2": "sell"}.get(fields.get(54, ""), fields.get(54))
+    print(f"  {firm:<6} <- bust {fields.get(17)}: its {side} of {fields.get(32)} "
+          f"{fields.get(55)} @ {fields.get(31)} is cancelled", flush=True)
 
 
 def simulate(args: argparse.Namespace) -> int:
@@ -259,7 +260,7 @@ def _stream(engine: Initiator, sessions: list[str], fills: Iterator[Fill], rate:
         session = sessions[zlib.crc32(fill.symbol.encode()) % len(sessions)]
         engine.send(session, drop_copy(fill, session.partition(":")[0]))
         sent += 1
-        if sent % 100 == 0:
+        if sent % 250 == 0:
             print(f"simulate: {sent} drop copies sent", flush=True)
         delay = started + sent / rate - time.monotonic()
         if delay > 0:
