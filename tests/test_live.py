@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -141,3 +143,23 @@ def test_dashboard_uses_only_metrics_the_server_exports(live):
     assert used, "the dashboard queries no ceguard metric"
     assert used <= exported, f"not exported: {sorted(used - exported)}"
     json.loads(dashboard)
+
+
+def test_journal_command_shows_flags_and_busts(live):
+    server, engine, _ = live
+    send(engine, "FIX.4.4", sides("JRNL-1", "AFTER", "80.00", order="JRNL-O"))
+    wait_for(lambda: journal_rows(server, "SELECT COUNT(*) FROM busts "
+                                          "WHERE exec_id = 'A-JRNL-1'")[0][0] == 2,
+             what="the busts journaled")
+    command = [sys.executable, "-m", "engine", "journal", "--path", str(server.journal)]
+    text = subprocess.run(command + ["--limit", "500"], capture_output=True, text=True,
+                          check=True).stdout
+    # The earlier AFTER print at 70.00 was erroneous, so the reference is still the close.
+    assert re.search(r"erroneous\s+AFTER\s+sell\s+100 @ 80.00\s+ref 60.00 \(prev_close\)", text)
+    assert "BUST-A-JRNL-1" in text and "-> FIX.4.4:CEGUARD->FIRMA" in text
+    lines = subprocess.run(command + ["--format", "jsonl", "--limit", "500"],
+                           capture_output=True, text=True, check=True).stdout.splitlines()
+    records = [json.loads(line) for line in lines]
+    busts = [r for r in records if r["kind"] == "bust" and r["exec_id"] == "P-JRNL-1"]
+    assert {(b["recipient"], b["status"]) for b in busts} == {("venue", "sent"),
+                                                               ("firm", "sent")}
