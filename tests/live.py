@@ -129,6 +129,15 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
         return total
 
 
+def start_server(directory: Path, settle_seconds: float = 0) -> Server:
+    """A fresh `ceguard serve` in `directory`, on free ports, with the test instruments."""
+    write_instruments(directory / "instruments.csv")
+    server = Server(directory, free_port(), free_port())
+    server.write_config(directory / "instruments.csv", settle_seconds)
+    server.start()
+    return server
+
+
 def firms(server: Server, state: Path) -> Initiator:
     settings = initiator_settings("127.0.0.1", server.fix_port, state,
                                   [("FIX.4.4", firm, ACCEPTOR) for firm in ("FIRMA", "FIRMB")])

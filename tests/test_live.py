@@ -10,9 +10,8 @@ import sys
 
 import pytest
 
-from tests.live import (ROOT, SESSIONS, STOCK_SPECS, Server, busts_for, firms, free_port,
-                        journal_rows, matching_engine, send, sides, validate, wait_for,
-                        write_instruments)
+from tests.live import (ROOT, SESSIONS, STOCK_SPECS, busts_for, firms, journal_rows,
+                        matching_engine, send, sides, start_server, validate, wait_for)
 
 SHIPPED_SPECS = ROOT / "fix_configs"
 SWEEP = ["98.00", "96.00", "94.01", "94.00", "90.00", "85.00"]  # RULES.md 8.5, 2x at $100
@@ -23,10 +22,7 @@ ERRONEOUS_LEVELS = (3, 4, 5)  # 94.00 (exactly the 6% band), 90.00, 85.00
 def live(tmp_path_factory):
     """One server with the matching engine (three sessions) and both firms logged on."""
     directory = tmp_path_factory.mktemp("serve")
-    write_instruments(directory / "instruments.csv")
-    server = Server(directory, free_port(), free_port())
-    server.write_config(directory / "instruments.csv")
-    server.start()
+    server = start_server(directory)
     firm_peers = firms(server, directory / "firm-peers")
     engine = matching_engine(server, directory / "venue-peer")
     try:

@@ -9,15 +9,12 @@ from __future__ import annotations
 
 import json
 
-from tests.live import Server, busts_for, firms, free_port, journal_rows, matching_engine, \
-    send, sides, wait_for, write_instruments
+from tests.live import busts_for, firms, journal_rows, matching_engine, send, sides, \
+    start_server, wait_for
 
 
 def test_an_offline_firm_receives_its_bust_after_logon(tmp_path):
-    write_instruments(tmp_path / "instruments.csv")
-    server = Server(tmp_path, free_port(), free_port())
-    server.write_config(tmp_path / "instruments.csv")
-    server.start()
+    server = start_server(tmp_path)
     engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
     firm_peers = None
     try:
@@ -48,10 +45,7 @@ def test_an_offline_firm_receives_its_bust_after_logon(tmp_path):
 
 
 def test_settle_window_lets_a_multi_stock_event_clear_its_candidates(tmp_path):
-    write_instruments(tmp_path / "instruments.csv")
-    server = Server(tmp_path, free_port(), free_port())
-    server.write_config(tmp_path / "instruments.csv", settle_seconds=2)
-    server.start()
+    server = start_server(tmp_path, settle_seconds=2)
     engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
     try:
         assert engine.wait_logon()
@@ -76,10 +70,7 @@ def test_settle_window_lets_a_multi_stock_event_clear_its_candidates(tmp_path):
 
 
 def test_restart_rebuilds_the_book_and_the_seen_execids(tmp_path):
-    write_instruments(tmp_path / "instruments.csv")
-    server = Server(tmp_path, free_port(), free_port())
-    server.write_config(tmp_path / "instruments.csv")
-    server.start()
+    server = start_server(tmp_path)
     engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
     try:
         assert engine.wait_logon()
