@@ -17,6 +17,7 @@ own series, and an execution with neither 880 nor 1057 is a series by itself.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from engine import codes
@@ -94,6 +95,14 @@ N_COUNTERS = 11
 STATUS_DONE = 0
 STATUS_GROW_SYMBOLS = 1
 STATUS_GROW_PENDING = 2
+
+# The cursor of decode_and_judge.
+CUR_POS = 0
+CUR_UNITS = 1
+CUR_LINE_START = 2
+CUR_HELD = 3
+CUR_N_OUT = 4
+N_CURSOR = 5
 
 _MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
 
@@ -256,11 +265,60 @@ def _venue_of(buf, unit, clock):
 
 
 @njit(cache=True)
+def _keep_rows(out, first, n_out, keep, dropped):
+    """Compact out[first:n_out] to the rows whose verdict `keep` marks; count the others."""
+    w = first
+    for k in range(first, n_out):
+        verdict = out[k, O_VERDICT]
+        if keep[verdict]:
+            if w != k:
+                out[w] = out[k]
+            w += 1
+        else:
+            dropped[verdict] += 1
+    return w
+
+
+@njit(cache=True)
 def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
     """Judge units[first:n_units]; rows go to out[n_out:].
 
     Returns (next unit, n_out, status): a status other than STATUS_DONE asks the caller
     to grow a table (CoreState.grow_symbols / grow_pending) and call again from `next unit`.
+    """
+    cursor = np.zeros(N_CURSOR, np.int64)
+    cursor[CUR_UNITS] = first
+    cursor[CUR_N_OUT] = n_out
+    keep = np.ones(len(codes.VERDICT_NAMES), np.int64)
+    row = np.empty(d.N_UNIT_COLS, np.int64)  # unused: units are already decoded
+    status = _run(buf, units, n_units, False, 0, False, 0, cursor, row, chunk_id, state,
+                  rulebook, clock, out, keep, np.zeros_like(keep))
+    return cursor[CUR_UNITS], cursor[CUR_N_OUT], status
+
+
+@njit(cache=True)
+def decode_and_judge(buf, n, final, first_line, cursor, max_units, row, chunk_id, state,
+                     rulebook, clock, out, keep, dropped):
+    """decoder.decode and `process` in one pass: each unit is judged as soon as it is decoded.
+
+    `cursor` holds (pos, units decoded, start of line, unit in `row` not yet judged, n_out)
+    and is updated in place, so after a status other than STATUS_DONE (grow a table, as
+    for `process`) a second call goes on exactly where the first stopped. Stops after
+    `max_units` units, like `decode` with a units array that long. Rows whose verdict is
+    not marked in `keep` are counted in `dropped` instead of written to `out`.
+    """
+    return _run(buf, row.reshape((1, d.N_UNIT_COLS)), max_units, True, n, final, first_line,
+                cursor, row, chunk_id, state, rulebook, clock, out, keep, dropped)
+
+
+@njit(cache=True)
+def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk_id, state,
+         rulebook, clock, out, keep, dropped):
+    """The kernel loop of `process` (units[cursor units:n_units]) and of `decode_and_judge`
+    (`decoding`: each unit decoded from buf into `row` just before it is judged).
+
+    One loop for both, with the tables unpacked once per call: a per-unit function taking
+    them would pay numba's reference counting on every array, every unit.
     """
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
         exec_ids, pend, counters = state
@@ -272,25 +330,46 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     change_at = clock[2]
     offsets = clock[3]
 
-    for i in range(first, n_units):
-        unit = units[i]
+    pos = cursor[CUR_POS]
+    count = cursor[CUR_UNITS]
+    start_of_line = cursor[CUR_LINE_START] != 0
+    held = cursor[CUR_HELD] != 0
+    n_out = cursor[CUR_N_OUT]
+    status = STATUS_DONE
+    while True:
+        if not held:
+            if count >= n_units:
+                break
+            if decoding:
+                decoded, pos, start_of_line = d.decode_next(buf, pos, n, final, start_of_line,
+                                                            first_line + count, row)
+                if not decoded:
+                    break
+            count += 1
+            held = True
+        unit = row if decoding else units[count - 1]
         kind = unit[d.U_KIND]
         if kind == codes.UNIT_OTHER:
+            held = False
             continue
         if kind == codes.UNIT_BAD:
-            row = out[n_out]
-            _fill_row(row, unit, chunk_id)
-            row[O_VERDICT] = codes.REJECTED
-            row[O_REASON] = unit[d.U_REASON]
-            row[O_BAD_TAG] = unit[d.U_BAD_TAG]
-            row[O_BAD] = unit[d.U_BAD_OFF]
-            row[O_BAD + 1] = unit[d.U_BAD_LEN]
-            n_out += 1
+            r = out[n_out]
+            _fill_row(r, unit, chunk_id)
+            r[O_VERDICT] = codes.REJECTED
+            r[O_REASON] = unit[d.U_REASON]
+            r[O_BAD_TAG] = unit[d.U_BAD_TAG]
+            r[O_BAD] = unit[d.U_BAD_OFF]
+            r[O_BAD + 1] = unit[d.U_BAD_LEN]
+            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
+            held = False
             continue
         if counters[C_SYMBOLS] * 2 >= sym_keys.shape[0]:
-            return i, n_out, STATUS_GROW_SYMBOLS
+            status = STATUS_GROW_SYMBOLS
+            break
         if counters[C_PENDING] + 1 >= pend.shape[0]:
-            return i, n_out, STATUS_GROW_PENDING
+            status = STATUS_GROW_PENDING
+            break
+        held = False
 
         sym_off = unit[d.U_SYMBOL]
         sym_end = sym_off + unit[d.U_SYMBOL + 1]
@@ -312,7 +391,8 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
 
         t = unit[d.U_TIME_NS]
         if counters[C_WINDOW_OPEN] != 0 and t > counters[C_WINDOW_START] + window_ns:
-            n_out = close_window(state, rulebook, out, n_out)
+            closed = close_window(state, rulebook, out, n_out)
+            n_out = _keep_rows(out, n_out, closed, keep, dropped)
 
         # One decision per ExecID: a repeat (PossDup resend, replayed log) is dropped.
         exec_off = unit[d.U_EXEC]
@@ -363,43 +443,48 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
                 ref = ser_vals[cur, slot, V_REF]
                 ref_src = ser_vals[cur, slot, V_SRC]
 
-        row = out[n_out]
-        _fill_row(row, unit, chunk_id)
+        row_out = out[n_out]
+        _fill_row(row_out, unit, chunk_id)
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
         leverage = sym[s, S_LEVERAGE]
         price = unit[d.U_PRICE]
-        row[O_REF] = ref
-        row[O_REF_SRC] = ref_src
-        row[O_SESSION] = session
-        row[O_LEVERAGE] = leverage
-        row[O_SYM_KEY] = sh1
-        row[O_SYM_KEY + 1] = sh2
+        row_out[O_REF] = ref
+        row_out[O_REF_SRC] = ref_src
+        row_out[O_SESSION] = session
+        row_out[O_LEVERAGE] = leverage
+        row_out[O_SYM_KEY] = sh1
+        row_out[O_SYM_KEY + 1] = sh2
         if ref == 0:
-            row[O_VERDICT] = codes.NO_REFERENCE
-            row[O_RULE] = -1
+            row_out[O_VERDICT] = codes.NO_REFERENCE
+            row_out[O_RULE] = -1
             _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out += 1
+            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
         ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
-        row[O_PPM] = ppm
-        row[O_RULE] = rule
+        row_out[O_PPM] = ppm
+        row_out[O_RULE] = rule
         if not breaks_band(price, ref, ppm, inclusive):
-            row[O_VERDICT] = codes.STANDS
+            row_out[O_VERDICT] = codes.STANDS
             _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out += 1
+            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
-        row[O_VERDICT] = codes.ERRONEOUS
+        row_out[O_VERDICT] = codes.ERRONEOUS
         if not has_events:
-            n_out += 1
+            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
         # A candidate: hold it in the multi-stock window.
-        row[O_KEY] = eh1
-        row[O_KEY + 1] = eh2
+        row_out[O_KEY] = eh1
+        row_out[O_KEY + 1] = eh2
         k = counters[C_PENDING]
-        pend[k] = row
+        pend[k] = row_out
         counters[C_PENDING] = k + 1
         if counters[C_WINDOW_OPEN] == 0:
             counters[C_WINDOW_OPEN] = 1
             counters[C_WINDOW_START] = t
-    return n_units, n_out, STATUS_DONE
+    cursor[CUR_POS] = pos
+    cursor[CUR_UNITS] = count - 1 if (held and not decoding) else count
+    cursor[CUR_LINE_START] = start_of_line
+    cursor[CUR_HELD] = held and decoding
+    cursor[CUR_N_OUT] = n_out
+    return status

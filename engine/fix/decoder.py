@@ -230,6 +230,108 @@ def _is_fix_start(buf, p, n):
 
 
 @njit(cache=True)
+def decode_next(buf, pos, n, final, start_of_line, line, row):
+    """Decode the unit that begins at or after buf[pos] (after blank space) into `row`.
+
+    Returns (decoded, position after it, start_of_line). Not decoded: nothing left, or
+    without `final` a unit that reaches the end of the buffer (its bytes are left for the
+    next call); the position returned is then past the blank space skipped.
+    """
+    while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
+        if buf[pos] == NEWLINE:
+            start_of_line = True
+        pos += 1
+    if pos >= n:
+        return False, pos, start_of_line
+    start = pos
+    # Find the message start on this line.
+    p = pos
+    while p < n and buf[p] != NEWLINE and not _is_fix_start(buf, p, n):
+        p += 1
+    if p >= n and not final and n - start < MAX_UNIT_BYTES:
+        return False, pos, start_of_line  # the line may go on in the next chunk
+    row[:] = 0
+    for col in range(U_EXEC, N_UNIT_COLS, 2):
+        row[col] = start
+        row[col + 1] = -1
+    row[U_AGGRESSOR] = -1
+    row[U_LINE] = line
+    if p >= n or buf[p] == NEWLINE or (p > start and not start_of_line):
+        # a line with no FIX message in it, or junk between two messages
+        row[U_MSG_OFF] = start
+        row[U_MSG_LEN] = p - start
+        _reject(row, codes.REASON_NO_FIX, 0, start, p - start)
+        return True, p, start_of_line
+
+    msg = p
+    row[U_MSG_OFF] = msg
+    delim = 0
+    q = msg
+    while q < n and buf[q] != NEWLINE:
+        if buf[q] == SOH or buf[q] == PIPE:
+            delim = buf[q]
+            break
+        q += 1
+    # Walk the fields.
+    complete = False
+    need_more = False
+    open_ended = not final and n - start < MAX_UNIT_BYTES
+    q = msg
+    while q < n and buf[q] != NEWLINE:
+        if q > msg and _is_fix_start(buf, q, n):
+            complete = True  # next message begins: this one had no CheckSum
+            break
+        tag = 0
+        t = q
+        while t < n and buf[t] != 61 and buf[t] != delim and buf[t] != NEWLINE:
+            c = buf[t]
+            if 48 <= c <= 57 and tag < 100_000_000:
+                tag = tag * 10 + (c - 48)
+            else:
+                tag = -1_000_000_000_000
+            t += 1
+        v = t + 1
+        e = v
+        while e < n and buf[e] != delim and buf[e] != NEWLINE:
+            e += 1
+        if e >= n and open_ended:
+            need_more = True  # the field may go on in the next chunk
+            break
+        if t >= n or buf[t] != 61 or tag <= 0:
+            _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
+        else:
+            slot = _span_slot(tag)
+            if tag == 54:
+                if e - v == 1:
+                    row[U_SIDE] = buf[v]
+                else:
+                    _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
+            elif tag == 1057:
+                row[U_AGGRESSOR] = 1 if (e - v == 1 and buf[v] == 89) else 0
+            elif tag == 43 or tag == 97:
+                if e - v == 1 and buf[v] == 89:
+                    row[U_POSSDUP] = 1
+            elif slot >= 0:
+                row[slot] = v
+                row[slot + 1] = e - v
+        if e < n and buf[e] == delim and delim != 0:
+            e += 1
+        q = e
+        if tag == 10:
+            complete = True
+            break
+    if need_more or (not complete and q >= n and open_ended):
+        return False, pos, start_of_line  # the message continues in the next chunk
+    if not complete:
+        if delim == 0:
+            _reject(row, codes.REASON_UNTERMINATED, 0, msg, q - msg)
+    row[U_MSG_LEN] = q - msg
+    if row[U_KIND] != codes.UNIT_BAD:
+        _classify(buf, row)
+    return True, q, False
+
+
+@njit(cache=True)
 def decode(buf, pos, n, final, first_line, at_line_start, units):
     """Decode complete units of buf[pos:n] into `units` (offsets are into buf).
 
@@ -240,103 +342,10 @@ def decode(buf, pos, n, final, first_line, at_line_start, units):
     """
     count = 0
     start_of_line = at_line_start
-    cap = units.shape[0]
-    while count < cap:
-        while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
-            if buf[pos] == NEWLINE:
-                start_of_line = True
-            pos += 1
-        if pos >= n:
+    while count < units.shape[0]:
+        decoded, pos, start_of_line = decode_next(buf, pos, n, final, start_of_line,
+                                                  first_line + count, units[count])
+        if not decoded:
             break
-        start = pos
-        # Find the message start on this line.
-        p = pos
-        while p < n and buf[p] != NEWLINE and not _is_fix_start(buf, p, n):
-            p += 1
-        if p >= n and not final and n - start < MAX_UNIT_BYTES:
-            break  # the line may go on in the next chunk
-        row = units[count]
-        row[:] = 0
-        for col in range(U_EXEC, N_UNIT_COLS, 2):
-            row[col] = start
-            row[col + 1] = -1
-        row[U_AGGRESSOR] = -1
-        row[U_LINE] = first_line + count
-        if p >= n or buf[p] == NEWLINE or (p > start and not start_of_line):
-            # a line with no FIX message in it, or junk between two messages
-            row[U_MSG_OFF] = start
-            row[U_MSG_LEN] = p - start
-            _reject(row, codes.REASON_NO_FIX, 0, start, p - start)
-            pos = p
-            count += 1
-            continue
-        start_of_line = False
-
-        msg = p
-        row[U_MSG_OFF] = msg
-        delim = 0
-        q = msg
-        while q < n and buf[q] != NEWLINE:
-            if buf[q] == SOH or buf[q] == PIPE:
-                delim = buf[q]
-                break
-            q += 1
-        # Walk the fields.
-        complete = False
-        need_more = False
-        open_ended = not final and n - start < MAX_UNIT_BYTES
-        q = msg
-        while q < n and buf[q] != NEWLINE:
-            if q > msg and _is_fix_start(buf, q, n):
-                complete = True  # next message begins: this one had no CheckSum
-                break
-            tag = 0
-            t = q
-            while t < n and buf[t] != 61 and buf[t] != delim and buf[t] != NEWLINE:
-                c = buf[t]
-                if 48 <= c <= 57 and tag < 100_000_000:
-                    tag = tag * 10 + (c - 48)
-                else:
-                    tag = -1_000_000_000_000
-                t += 1
-            v = t + 1
-            e = v
-            while e < n and buf[e] != delim and buf[e] != NEWLINE:
-                e += 1
-            if e >= n and open_ended:
-                need_more = True  # the field may go on in the next chunk
-                break
-            if t >= n or buf[t] != 61 or tag <= 0:
-                _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
-            else:
-                slot = _span_slot(tag)
-                if tag == 54:
-                    if e - v == 1:
-                        row[U_SIDE] = buf[v]
-                    else:
-                        _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
-                elif tag == 1057:
-                    row[U_AGGRESSOR] = 1 if (e - v == 1 and buf[v] == 89) else 0
-                elif tag == 43 or tag == 97:
-                    if e - v == 1 and buf[v] == 89:
-                        row[U_POSSDUP] = 1
-                elif slot >= 0:
-                    row[slot] = v
-                    row[slot + 1] = e - v
-            if e < n and buf[e] == delim and delim != 0:
-                e += 1
-            q = e
-            if tag == 10:
-                complete = True
-                break
-        if need_more or (not complete and q >= n and open_ended):
-            break  # the message continues in the next chunk
-        if not complete:
-            if delim == 0:
-                _reject(row, codes.REASON_UNTERMINATED, 0, msg, q - msg)
-        row[U_MSG_LEN] = q - msg
-        if row[U_KIND] != codes.UNIT_BAD:
-            _classify(buf, row)
-        pos = q
         count += 1
     return count, pos

@@ -12,7 +12,6 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.records import RecordMaker
 from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, open_log
 from engine.replay.writer import RecordWriter
@@ -87,7 +86,9 @@ class Replay:
         self.records = RecordMaker(core.rule_codes)
         self.summary = ReplaySummary()
         self._progress = _Progress(progress)
-        self._units = np.empty((UNITS_PER_CALL, N_UNIT_COLS), np.int64)
+        self._keep = np.array([not only_flagged or code in _FLAGGED
+                               for code in range(len(codes.VERDICT_NAMES))], np.int64)
+        self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
         self._chunks: dict[int, tuple[bytes, int]] = {}  # chunk id -> (bytes, input index)
         self._first_line: list[int] = []  # global unit number of each input's first unit
         self._sources: list[str] = []
@@ -104,6 +105,9 @@ class Replay:
             self._replay_one(path)
         self._emit(self.core.flush())
         self._progress.done()
+        for code, n in enumerate(self._dropped):
+            if n:
+                self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
         counters = self.core.state.counters
         s = self.summary
         s.events = int(counters[p.C_EVENTS])
@@ -143,14 +147,15 @@ class Replay:
         self._chunks[chunk_id] = (data, source)
         pos = 0
         while pos < len(data):
-            count, end = decode(buf, pos, len(data), final, self._next_line,
-                                self._line_start, self._units)
+            count, end, rows = self.core.decode_and_judge(
+                buf, pos, len(data), final, self._next_line, self._line_start, chunk_id,
+                UNITS_PER_CALL, self._keep, self._dropped)
             if count == 0:
                 break
             self._line_start = data[end - 1:end] == b"\n"
             pos = end
             self._next_line += count
-            self._emit(self.core.judge(buf, self._units, count, chunk_id))
+            self._emit(rows)
         waiting = set(self.core.pending_chunks().tolist())
         for old in [c for c in self._chunks if c not in waiting and c != chunk_id]:
             del self._chunks[old]
