@@ -25,6 +25,7 @@ from engine.core.band import breaks_band, threshold_ppm
 from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
+from engine.jit import kernel
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -107,7 +108,7 @@ N_CURSOR = 5
 _MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
 
 
-@njit(cache=True)
+@kernel
 def symbol_slot(sym_keys, sym, counters, h1, h2):
     """Slot of the symbol, inserting it (leverage 1, no close) when new."""
     slot, found = probe(sym_keys, h1, h2)
@@ -120,7 +121,7 @@ def symbol_slot(sym_keys, sym, counters, h1, h2):
     return slot
 
 
-@njit(cache=True)
+@kernel
 def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
     """Load one instrument: its leverage, and its previous close as the first reference."""
     slot = symbol_slot(sym_keys, sym, counters, h1, h2)
@@ -131,7 +132,7 @@ def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
         sym[slot, S_SRC] = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
 
 
-@njit(cache=True)
+@kernel
 def _record_sale(sym, s, price, h1, h2, seq):
     """A print that stands: remember it, and make it the last sale unless a later one is."""
     n = sym[s, S_RING_N]
@@ -154,7 +155,7 @@ def _record_sale(sym, s, price, h1, h2, seq):
         sym[s, S_LAST_SEQ] = seq
 
 
-@njit(cache=True)
+@kernel
 def _recompute_last(sym, s):
     """After a venue bust or correction: the newest remaining sale, else the close."""
     best = -1
@@ -171,7 +172,7 @@ def _recompute_last(sym, s):
         sym[s, S_LAST_SEQ] = 0
 
 
-@njit(cache=True)
+@kernel
 def _venue_amend(sym, s, h1, h2, new_price):
     """Remove (new_price 0) or re-price the sale with ExecID key (h1, h2); False if unknown."""
     n = sym[s, S_RING_N]
@@ -190,13 +191,19 @@ def _venue_amend(sym, s, h1, h2, new_price):
     return False
 
 
-@njit(cache=True)
+@kernel
+def _copy_row(dst, src):
+    for c in range(dst.shape[0]):  # `dst[:] = src` may allocate a temporary
+        dst[c] = src[c]
+
+
+@kernel
 def _copy_span(out_row, o_col, unit, u_col):
     out_row[o_col] = unit[u_col]
     out_row[o_col + 1] = unit[u_col + 1]
 
 
-@njit(cache=True)
+@kernel
 def _fill_row(out_row, unit, chunk_id):
     out_row[:] = 0
     out_row[O_LINE] = unit[d.U_LINE]
@@ -215,7 +222,7 @@ def _fill_row(out_row, unit, chunk_id):
     _copy_span(out_row, O_CLORD, unit, d.U_CLORD)
 
 
-@njit(cache=True)
+@kernel
 def close_window(state, rulebook, out, n_out):
     """Finish the open multi-stock window: size the event, re-judge, emit. Returns n_out."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
@@ -245,14 +252,14 @@ def close_window(state, rulebook, out, n_out):
                 row[O_VERDICT] = codes.STANDS
                 s, _ = probe(sym_keys, row[O_SYM_KEY], row[O_SYM_KEY + 1])
                 _record_sale(sym, s, row[O_PRICE], row[O_KEY], row[O_KEY + 1], row[O_LINE])
-        out[n_out] = row
+        _copy_row(out[n_out], row)
         n_out += 1
     counters[C_PENDING] = 0
     counters[C_WINDOW_OPEN] = 0
     return n_out
 
 
-@njit(cache=True)
+@kernel
 def _venue_of(buf, unit, clock):
     names = clock[0]
     if names.shape[0] > 1 and unit[d.U_MARKET + 1] > 0:
@@ -264,7 +271,7 @@ def _venue_of(buf, unit, clock):
     return 0
 
 
-@njit(cache=True)
+@kernel
 def _keep_rows(out, first, n_out, keep, dropped):
     """Compact out[first:n_out] to the rows whose verdict `keep` marks; count the others."""
     w = first
@@ -272,7 +279,7 @@ def _keep_rows(out, first, n_out, keep, dropped):
         verdict = out[k, O_VERDICT]
         if keep[verdict]:
             if w != k:
-                out[w] = out[k]
+                _copy_row(out[w], out[k])
             w += 1
         else:
             dropped[verdict] += 1
@@ -311,7 +318,7 @@ def decode_and_judge(buf, n, final, first_line, cursor, max_units, row, chunk_id
                 cursor, row, chunk_id, state, rulebook, clock, out, keep, dropped)
 
 
-@njit(cache=True)
+@kernel
 def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk_id, state,
          rulebook, clock, out, keep, dropped):
     """The kernel loop of `process` (units[cursor units:n_units]) and of `decode_and_judge`
@@ -477,7 +484,7 @@ def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk
         row_out[O_KEY] = eh1
         row_out[O_KEY + 1] = eh2
         k = counters[C_PENDING]
-        pend[k] = row_out
+        _copy_row(pend[k], row_out)
         counters[C_PENDING] = k + 1
         if counters[C_WINDOW_OPEN] == 0:
             counters[C_WINDOW_OPEN] = 1

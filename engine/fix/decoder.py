@@ -12,9 +12,8 @@ wrong), exactly like QuickFIX with ValidateLengthAndChecksum=N.
 
 from __future__ import annotations
 
-from numba import njit
-
 from engine import codes
+from engine.jit import kernel
 from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
 
 SOH = 1
@@ -55,7 +54,7 @@ N_UNIT_COLS = 39
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
 
-@njit(cache=True)
+@kernel
 def _span_slot(tag):
     """Column of the (offset, length) pair kept for `tag`, or -1."""
     if tag == 17:
@@ -87,7 +86,7 @@ def _span_slot(tag):
     return -1
 
 
-@njit(cache=True)
+@kernel
 def _digits(buf, start, count):
     value = 0
     for i in range(start, start + count):
@@ -98,7 +97,7 @@ def _digits(buf, start, count):
     return value
 
 
-@njit(cache=True)
+@kernel
 def _days_from_civil(year, month, day):
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     if month <= 2:
@@ -111,7 +110,7 @@ def _days_from_civil(year, month, day):
     return era * 146097 + doe - 719468
 
 
-@njit(cache=True)
+@kernel
 def parse_utc_timestamp(buf, start, end):
     """FIX UTCTimestamp YYYYMMDD-HH:MM:SS[.f{1,9}] to ns since the epoch; -1 if invalid."""
     n = end - start
@@ -142,7 +141,7 @@ def parse_utc_timestamp(buf, start, end):
     return ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + frac_ns
 
 
-@njit(cache=True)
+@kernel
 def _reject(row, reason, tag, off, length):
     if row[U_REASON] == codes.REASON_NONE:  # keep the first fault found
         row[U_KIND] = codes.UNIT_BAD
@@ -152,14 +151,14 @@ def _reject(row, reason, tag, off, length):
         row[U_BAD_LEN] = length
 
 
-@njit(cache=True)
+@kernel
 def _first_char(buf, row, col):
     if row[col + 1] <= 0:
         return 0
     return buf[row[col]]
 
 
-@njit(cache=True)
+@kernel
 def _positive(buf, row, col, tag, limit):
     """The fixed-point value of the field at `col`; rejects the unit unless it is > 0."""
     off, length = row[col], row[col + 1]
@@ -174,7 +173,7 @@ def _positive(buf, row, col, tag, limit):
     return value
 
 
-@njit(cache=True)
+@kernel
 def _classify(buf, row):
     """Decide the unit's kind from 35/150/20 and check the fields that kind needs."""
     if row[U_MSGTYPE + 1] <= 0:
@@ -223,13 +222,13 @@ def _classify(buf, row):
             _reject(row, codes.REASON_BAD_TIME, 60, off, length)
 
 
-@njit(cache=True)
+@kernel
 def _is_fix_start(buf, p, n):
     return (p + 4 < n and buf[p] == 56 and buf[p + 1] == 61 and buf[p + 2] == 70
             and buf[p + 3] == 73 and buf[p + 4] == 88)  # "8=FIX"
 
 
-@njit(cache=True)
+@kernel
 def decode_next(buf, pos, n, final, start_of_line, line, row):
     """Decode the unit that begins at or after buf[pos] (after blank space) into `row`.
 
@@ -331,7 +330,7 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     return True, q, False
 
 
-@njit(cache=True)
+@kernel
 def decode(buf, pos, n, final, first_line, at_line_start, units):
     """Decode complete units of buf[pos:n] into `units` (offsets are into buf).
 
