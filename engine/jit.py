@@ -1,11 +1,32 @@
-"""The numba decorator of the per-message code (decoder, hashing, tables, kernel)."""
+"""numba plumbing of the per-message code (decoder, hashing, tables, kernel)."""
 
 from __future__ import annotations
 
+from llvmlite import ir
 from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 # Cached on disk, and compiled without numba's reference counting (its `_nrt` option):
 # this code never allocates, and the counting cost an atomic increment and decrement per
 # array, per call of every small helper, per message: about a quarter of replay time.
 # Everything these functions call must not allocate either (no array copies or temporaries).
 kernel = njit(cache=True, _nrt=False)
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Start loading the cache line of array.flat[index] (C order): a hint, no effect on results."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [address, i32(0), i32(3), i32(1)])  # read, keep in all caches, data
+        return context.get_dummy_value()
+
+    return types.void(array, index), codegen

@@ -22,10 +22,10 @@ from numba import njit
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
+from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
-from engine.jit import kernel
+from engine.jit import kernel, prefetch
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -97,13 +97,22 @@ STATUS_DONE = 0
 STATUS_GROW_SYMBOLS = 1
 STATUS_GROW_PENDING = 2
 
-# The cursor of decode_and_judge.
+# The cursor of decode_and_judge: where it stopped in buf and in its batch of units.
 CUR_POS = 0
 CUR_UNITS = 1
 CUR_LINE_START = 2
-CUR_HELD = 3
-CUR_N_OUT = 4
-N_CURSOR = 5
+CUR_BATCH_LEN = 3
+CUR_BATCH_NEXT = 4
+CUR_N_OUT = 5
+N_CURSOR = 6
+
+# Units judged per batch, and the columns of their identifiers' 128-bit keys.
+BATCH = 32
+K_SYM = 0
+K_EXEC = 2
+K_MATCH = 4
+K_ORDER = 6
+N_KEY_COLS = 8
 
 _MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
 
@@ -286,6 +295,56 @@ def _keep_rows(out, first, n_out, keep, dropped):
     return w
 
 
+@kernel
+def _hash_ahead(buf, units, first, end, keys, state):
+    """Hash the identifiers of units[first:end] into keys[0:end - first] (K_* columns) and
+    prefetch the table slots they will probe, so the cache misses of a batch overlap
+    instead of stalling one unit at a time."""
+    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+        exec_ids, pend, counters = state
+    for i in range(first, end):
+        unit = units[i]
+        key = keys[i - first]
+        kind = unit[d.U_KIND]
+        if kind == codes.UNIT_OTHER or kind == codes.UNIT_BAD:
+            continue
+        sym_off = unit[d.U_SYMBOL]
+        sym_end = sym_off + unit[d.U_SYMBOL + 1]
+        key[K_SYM], key[K_SYM + 1] = hash_spans(buf, sym_off, sym_end, 0, 0)
+        slot = key[K_SYM + 1] & (sym_keys.shape[0] - 1)
+        prefetch(sym_keys, slot * 2)
+        for col in range(0, N_SYM_COLS, 8):  # 8 int64 per cache line
+            prefetch(sym, slot * N_SYM_COLS + col)
+        id_col = d.U_EXEC if kind == codes.UNIT_TRADE else d.U_EXEC_REF
+        off = unit[id_col]
+        key[K_EXEC], key[K_EXEC + 1] = hash_spans(buf, off, off + unit[id_col + 1],
+                                                  sym_off, sym_end)
+        if kind != codes.UNIT_TRADE:
+            continue
+        prefetch(exec_ids, (key[K_EXEC + 1] & (exec_ids.shape[0] - 1)) * BUCKET * 2)
+        key[K_MATCH] = 0
+        key[K_ORDER] = 0
+        if unit[d.U_MATCH + 1] > 0:
+            off = unit[d.U_MATCH]
+            key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
+                                                        sym_off, sym_end)
+            _prefetch_generations(mat_keys, mat_vals, key[K_MATCH + 1])
+        if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
+            off = unit[d.U_ORDER]
+            key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
+                                                        sym_off, sym_end)
+            _prefetch_generations(ser_keys, ser_vals, key[K_ORDER + 1])
+
+
+@kernel
+def _prefetch_generations(keys, vals, h2):
+    capacity = keys.shape[1]
+    slot = h2 & (capacity - 1)
+    for gen in range(2):
+        prefetch(keys, (gen * capacity + slot) * 2)
+        prefetch(vals, (gen * capacity + slot) * 2)
+
+
 @njit(cache=True)
 def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
     """Judge units[first:n_units]; rows go to out[n_out:].
@@ -293,40 +352,62 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     Returns (next unit, n_out, status): a status other than STATUS_DONE asks the caller
     to grow a table (CoreState.grow_symbols / grow_pending) and call again from `next unit`.
     """
-    cursor = np.zeros(N_CURSOR, np.int64)
-    cursor[CUR_UNITS] = first
-    cursor[CUR_N_OUT] = n_out
     keep = np.ones(len(codes.VERDICT_NAMES), np.int64)
-    row = np.empty(d.N_UNIT_COLS, np.int64)  # unused: units are already decoded
-    status = _run(buf, units, n_units, False, 0, False, 0, cursor, row, chunk_id, state,
-                  rulebook, clock, out, keep, np.zeros_like(keep))
-    return cursor[CUR_UNITS], cursor[CUR_N_OUT], status
-
-
-@njit(cache=True)
-def decode_and_judge(buf, n, final, first_line, cursor, max_units, row, chunk_id, state,
-                     rulebook, clock, out, keep, dropped):
-    """decoder.decode and `process` in one pass: each unit is judged as soon as it is decoded.
-
-    `cursor` holds (pos, units decoded, start of line, unit in `row` not yet judged, n_out)
-    and is updated in place, so after a status other than STATUS_DONE (grow a table, as
-    for `process`) a second call goes on exactly where the first stopped. Stops after
-    `max_units` units, like `decode` with a units array that long. Rows whose verdict is
-    not marked in `keep` are counted in `dropped` instead of written to `out`.
-    """
-    return _run(buf, row.reshape((1, d.N_UNIT_COLS)), max_units, True, n, final, first_line,
-                cursor, row, chunk_id, state, rulebook, clock, out, keep, dropped)
+    keys = np.empty((BATCH, N_KEY_COLS), np.int64)
+    return _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, out,
+                        n_out, keep, np.zeros_like(keep), keys)
 
 
 @kernel
-def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk_id, state,
-         rulebook, clock, out, keep, dropped):
-    """The kernel loop of `process` (units[cursor units:n_units]) and of `decode_and_judge`
-    (`decoding`: each unit decoded from buf into `row` just before it is judged).
+def decode_and_judge(buf, n, final, first_line, cursor, max_units, batch, keys, chunk_id,
+                     state, rulebook, clock, out, keep, dropped):
+    """decoder.decode and `process` in one pass, a batch of units at a time: each batch is
+    decoded into `batch` (BATCH rows, so it stays in cache) and judged at once.
 
-    One loop for both, with the tables unpacked once per call: a per-unit function taking
-    them would pay numba's reference counting on every array, every unit.
+    `cursor` (CUR_*) is updated in place, so after a status other than STATUS_DONE (grow a
+    table, as for `process`) a second call goes on exactly where the first stopped. Stops
+    after `max_units` units, like `decode` with a units array that long. Rows whose
+    verdict is not marked in `keep` are counted in `dropped` instead of written to `out`.
     """
+    pos = cursor[CUR_POS]
+    count = cursor[CUR_UNITS]
+    start_of_line = cursor[CUR_LINE_START] != 0
+    batch_len = cursor[CUR_BATCH_LEN]
+    next_unit = cursor[CUR_BATCH_NEXT]
+    n_out = cursor[CUR_N_OUT]
+    status = STATUS_DONE
+    while True:
+        if next_unit == batch_len:
+            next_unit = 0
+            batch_len = 0
+            while batch_len < batch.shape[0] and count < max_units:
+                decoded, pos, start_of_line = d.decode_next(buf, pos, n, final, start_of_line,
+                                                            first_line + count, batch[batch_len])
+                if not decoded:
+                    break
+                batch_len += 1
+                count += 1
+            if batch_len == 0:
+                break
+        next_unit, n_out, status = _judge_units(buf, batch, next_unit, batch_len, chunk_id,
+                                                state, rulebook, clock, out, n_out, keep,
+                                                dropped, keys)
+        if status != STATUS_DONE:
+            break
+    cursor[CUR_POS] = pos
+    cursor[CUR_UNITS] = count
+    cursor[CUR_LINE_START] = start_of_line
+    cursor[CUR_BATCH_LEN] = batch_len
+    cursor[CUR_BATCH_NEXT] = next_unit
+    cursor[CUR_N_OUT] = n_out
+    return status
+
+
+@kernel
+def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out,
+                 keep, dropped, keys):
+    """The kernel loop: `process`, with `keep` and `dropped` as in decode_and_judge and
+    `keys` a (BATCH, N_KEY_COLS) scratch array."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
         exec_ids, pend, counters = state
     flags = rulebook[0]
@@ -337,55 +418,39 @@ def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk
     change_at = clock[2]
     offsets = clock[3]
 
-    pos = cursor[CUR_POS]
-    count = cursor[CUR_UNITS]
-    start_of_line = cursor[CUR_LINE_START] != 0
-    held = cursor[CUR_HELD] != 0
-    n_out = cursor[CUR_N_OUT]
-    status = STATUS_DONE
-    while True:
-        if not held:
-            if count >= n_units:
-                break
-            if decoding:
-                decoded, pos, start_of_line = d.decode_next(buf, pos, n, final, start_of_line,
-                                                            first_line + count, row)
-                if not decoded:
-                    break
-            count += 1
-            held = True
-        unit = row if decoding else units[count - 1]
+    ahead = first  # keys[j] belongs to units[ahead + j]
+    _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
+    for i in range(first, n_units):
+        if i == ahead + BATCH:
+            ahead = i
+            _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
+        unit = units[i]
+        key = keys[i - ahead]
         kind = unit[d.U_KIND]
         if kind == codes.UNIT_OTHER:
-            held = False
             continue
         if kind == codes.UNIT_BAD:
-            r = out[n_out]
-            _fill_row(r, unit, chunk_id)
-            r[O_VERDICT] = codes.REJECTED
-            r[O_REASON] = unit[d.U_REASON]
-            r[O_BAD_TAG] = unit[d.U_BAD_TAG]
-            r[O_BAD] = unit[d.U_BAD_OFF]
-            r[O_BAD + 1] = unit[d.U_BAD_LEN]
+            row = out[n_out]
+            _fill_row(row, unit, chunk_id)
+            row[O_VERDICT] = codes.REJECTED
+            row[O_REASON] = unit[d.U_REASON]
+            row[O_BAD_TAG] = unit[d.U_BAD_TAG]
+            row[O_BAD] = unit[d.U_BAD_OFF]
+            row[O_BAD + 1] = unit[d.U_BAD_LEN]
             n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
-            held = False
             continue
         if counters[C_SYMBOLS] * 2 >= sym_keys.shape[0]:
-            status = STATUS_GROW_SYMBOLS
-            break
+            return i, n_out, STATUS_GROW_SYMBOLS
         if counters[C_PENDING] + 1 >= pend.shape[0]:
-            status = STATUS_GROW_PENDING
-            break
-        held = False
+            return i, n_out, STATUS_GROW_PENDING
 
-        sym_off = unit[d.U_SYMBOL]
-        sym_end = sym_off + unit[d.U_SYMBOL + 1]
-        sh1, sh2 = hash_spans(buf, sym_off, sym_end, 0, 0)
+        sh1 = key[K_SYM]
+        sh2 = key[K_SYM + 1]
         s = symbol_slot(sym_keys, sym, counters, sh1, sh2)
+        eh1 = key[K_EXEC]  # the ExecID's key, or for a bust or correction its ExecRefID's
+        eh2 = key[K_EXEC + 1]
 
         if kind != codes.UNIT_TRADE:  # a venue bust or correction of an earlier trade
-            ref_off = unit[d.U_EXEC_REF]
-            eh1, eh2 = hash_spans(buf, ref_off, ref_off + unit[d.U_EXEC_REF + 1], sym_off, sym_end)
             if kind == codes.UNIT_VENUE_BUST:
                 counters[C_VENUE_BUSTS] += 1
                 known = _venue_amend(sym, s, eh1, eh2, 0)
@@ -402,8 +467,6 @@ def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk
             n_out = _keep_rows(out, n_out, closed, keep, dropped)
 
         # One decision per ExecID: a repeat (PossDup resend, replayed log) is dropped.
-        exec_off = unit[d.U_EXEC]
-        eh1, eh2 = hash_spans(buf, exec_off, exec_off + unit[d.U_EXEC + 1], sym_off, sym_end)
         if seen_or_add(exec_ids, eh1, eh2):
             counters[C_DUPLICATES] += 1
             continue
@@ -411,23 +474,20 @@ def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk
 
         # Which series, hence which reference price.
         has_match = unit[d.U_MATCH + 1] > 0
-        mh1 = 0
-        mh2 = 0
+        mh1 = key[K_MATCH]
+        mh2 = key[K_MATCH + 1]
         series_h1 = 0
         series_h2 = 0
         match_slot = -1
         if has_match:
-            m_off = unit[d.U_MATCH]
-            mh1, mh2 = hash_spans(buf, m_off, m_off + unit[d.U_MATCH + 1], sym_off, sym_end)
             match_slot = gen_find(mat_keys, mat_vals, mat_meta, mh1, mh2)
             if match_slot >= 0:
                 cur = mat_meta[GEN_CURRENT]
                 series_h1 = mat_vals[cur, match_slot, 0]
                 series_h2 = mat_vals[cur, match_slot, 1]
         if series_h1 == 0 and unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
-            o_off = unit[d.U_ORDER]
-            series_h1, series_h2 = hash_spans(buf, o_off, o_off + unit[d.U_ORDER + 1],
-                                              sym_off, sym_end)
+            series_h1 = key[K_ORDER]
+            series_h2 = key[K_ORDER + 1]
         elif series_h1 == 0 and has_match:
             series_h1, series_h2 = mh1, mh2 ^ _MATCH_NAMESPACE
         if has_match and match_slot < 0:
@@ -450,48 +510,43 @@ def _run(buf, units, n_units, decoding, n, final, first_line, cursor, row, chunk
                 ref = ser_vals[cur, slot, V_REF]
                 ref_src = ser_vals[cur, slot, V_SRC]
 
-        row_out = out[n_out]
-        _fill_row(row_out, unit, chunk_id)
+        row = out[n_out]
+        _fill_row(row, unit, chunk_id)
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
         leverage = sym[s, S_LEVERAGE]
         price = unit[d.U_PRICE]
-        row_out[O_REF] = ref
-        row_out[O_REF_SRC] = ref_src
-        row_out[O_SESSION] = session
-        row_out[O_LEVERAGE] = leverage
-        row_out[O_SYM_KEY] = sh1
-        row_out[O_SYM_KEY + 1] = sh2
+        row[O_REF] = ref
+        row[O_REF_SRC] = ref_src
+        row[O_SESSION] = session
+        row[O_LEVERAGE] = leverage
+        row[O_SYM_KEY] = sh1
+        row[O_SYM_KEY + 1] = sh2
         if ref == 0:
-            row_out[O_VERDICT] = codes.NO_REFERENCE
-            row_out[O_RULE] = -1
+            row[O_VERDICT] = codes.NO_REFERENCE
+            row[O_RULE] = -1
             _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
             n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
         ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
-        row_out[O_PPM] = ppm
-        row_out[O_RULE] = rule
+        row[O_PPM] = ppm
+        row[O_RULE] = rule
         if not breaks_band(price, ref, ppm, inclusive):
-            row_out[O_VERDICT] = codes.STANDS
+            row[O_VERDICT] = codes.STANDS
             _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
             n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
-        row_out[O_VERDICT] = codes.ERRONEOUS
+        row[O_VERDICT] = codes.ERRONEOUS
         if not has_events:
             n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
         # A candidate: hold it in the multi-stock window.
-        row_out[O_KEY] = eh1
-        row_out[O_KEY + 1] = eh2
+        row[O_KEY] = eh1
+        row[O_KEY + 1] = eh2
         k = counters[C_PENDING]
-        _copy_row(pend[k], row_out)
+        _copy_row(pend[k], row)
         counters[C_PENDING] = k + 1
         if counters[C_WINDOW_OPEN] == 0:
             counters[C_WINDOW_OPEN] = 1
             counters[C_WINDOW_START] = t
-    cursor[CUR_POS] = pos
-    cursor[CUR_UNITS] = count - 1 if (held and not decoding) else count
-    cursor[CUR_LINE_START] = start_of_line
-    cursor[CUR_HELD] = held and decoding
-    cursor[CUR_N_OUT] = n_out
-    return status
+    return n_units, n_out, STATUS_DONE

@@ -22,7 +22,8 @@ class Surveillance:
         self.state = CoreState()
         self.state.seed(instruments)
         self._out = np.empty((0, p.N_OUT_COLS), np.int64)
-        self._row = np.empty(N_UNIT_COLS, np.int64)
+        self._batch = np.empty((p.BATCH, N_UNIT_COLS), np.int64)
+        self._keys = np.empty((p.BATCH, p.N_KEY_COLS), np.int64)
         self._cursor = np.zeros(p.N_CURSOR, np.int64)
 
     def judge(self, buf: np.ndarray, units: np.ndarray, n_units: int, chunk_id: int) -> np.ndarray:
@@ -64,8 +65,9 @@ class Surveillance:
                              max_units - int(cursor[p.CUR_UNITS]))
             self._out = out
             status = p.decode_and_judge(buf, n, final, first_line, cursor, max_units,
-                                        self._row, chunk_id, self.state.as_tuple(),
-                                        self._rules, self._clock, out, keep, dropped)
+                                        self._batch, self._keys, chunk_id,
+                                        self.state.as_tuple(), self._rules, self._clock, out,
+                                        keep, dropped)
             if status == p.STATUS_DONE:
                 return (int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]),
                         out[: cursor[p.CUR_N_OUT]])
