@@ -30,3 +30,35 @@ def prefetch(typingctx, array, index):
         return context.get_dummy_value()
 
     return types.void(array, index), codegen
+
+
+@intrinsic
+def load_u64(typingctx, array, index):
+    """The 8 bytes array[index:index + 8] of a uint8 array as one little-endian uint64, in one
+    (unaligned) load. The caller keeps index + 8 <= len(array)."""
+    if not (isinstance(array, types.Array) and array.dtype == types.uint8
+            and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        i64 = ir.IntType(64)
+        address = builder.bitcast(builder.gep(data, [args[1]]), i64.as_pointer())
+        return builder.load(address, align=1)
+
+    return types.uint64(array, index), codegen
+
+
+@intrinsic
+def trailing_zeros(typingctx, value):
+    """Number of zero bits below the lowest set bit of a non-zero uint64."""
+    if value != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.IntType(1)(1)])
+
+    return types.uint64(value), codegen

@@ -12,8 +12,10 @@ wrong), exactly like QuickFIX with ValidateLengthAndChecksum=N.
 
 from __future__ import annotations
 
+import numpy as np
+
 from engine import codes
-from engine.jit import kernel
+from engine.jit import kernel, load_u64, trailing_zeros
 from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
 
 SOH = 1
@@ -54,36 +56,27 @@ N_UNIT_COLS = 39
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
 
+# What the decoder does with a field, by tag: keep its span in column >= 0 (U_*), or one
+# of the actions below; any other tag (-1) is skipped. A table, not a chain of compares.
+_SKIP = -1
+_SIDE = -2
+_AGGRESSOR = -3
+_POSSDUP = -4
+_SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
+              (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
+              (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE))
+_TAG_ACTION = np.full(1058, _SKIP, np.int64)
+for _tag, _col in _SPAN_TAGS:
+    _TAG_ACTION[_tag] = _col
+_TAG_ACTION[54] = _SIDE
+_TAG_ACTION[1057] = _AGGRESSOR
+_TAG_ACTION[43] = _POSSDUP  # PossDupFlag
+_TAG_ACTION[97] = _POSSDUP  # PossResend
+
+
 @kernel
-def _span_slot(tag):
-    """Column of the (offset, length) pair kept for `tag`, or -1."""
-    if tag == 17:
-        return U_EXEC
-    if tag == 55:
-        return U_SYMBOL
-    if tag == 32:
-        return U_QTY
-    if tag == 60:
-        return U_TIME
-    if tag == 880:
-        return U_MATCH
-    if tag == 37:
-        return U_ORDER
-    if tag == 19:
-        return U_EXEC_REF
-    if tag == 30:
-        return U_MARKET
-    if tag == 11:
-        return U_CLORD
-    if tag == 31:
-        return U_PRICE_TEXT
-    if tag == 35:
-        return U_MSGTYPE
-    if tag == 150:
-        return U_EXECTYPE
-    if tag == 20:
-        return U_TRANSTYPE
-    return -1
+def _tag_action(tag):
+    return _TAG_ACTION[tag] if tag < _TAG_ACTION.shape[0] else _SKIP
 
 
 @kernel
@@ -228,6 +221,44 @@ def _is_fix_start(buf, p, n):
             and buf[p + 3] == 73 and buf[p + 4] == 88)  # "8=FIX"
 
 
+_ONES = np.uint64(0x0101010101010101)
+_HIGHS = np.uint64(0x8080808080808080)
+
+
+@kernel
+def _find(buf, i, n, a, b, c):
+    """First index in [i, n) of byte a, b or c, else max(i, n); eight bytes per step."""
+    pa = _ONES * np.uint64(a)
+    pb = _ONES * np.uint64(b)
+    pc = _ONES * np.uint64(c)
+    while i + 8 <= n:
+        w = load_u64(buf, i)
+        hits = _zero_bytes(w ^ pa) | _zero_bytes(w ^ pb) | _zero_bytes(w ^ pc)
+        if hits != 0:
+            return i + np.int64(trailing_zeros(hits) >> np.uint64(3))
+        i += 8
+    while i < n and buf[i] != a and buf[i] != b and buf[i] != c:
+        i += 1
+    return i
+
+
+@kernel
+def _zero_bytes(x):
+    """The high bit of each zero byte of x; only the lowest is exact (borrows), which is all
+    _find uses."""
+    return (x - _ONES) & ~x & _HIGHS
+
+
+@kernel
+def _message_start(buf, p, n):
+    """First index >= p where "8=FIX" begins or a line ends, else n."""
+    while p < n and buf[p] != NEWLINE and not _is_fix_start(buf, p, n):
+        # Nothing before the next '=' but the byte just ahead of it can begin "8=FIX".
+        j = _find(buf, p + 1, n, 61, NEWLINE, NEWLINE)
+        p = j - 1 if (j < n and buf[j] == 61 and j - 1 > p) else j
+    return p
+
+
 @kernel
 def decode_next(buf, pos, n, final, start_of_line, line, row):
     """Decode the unit that begins at or after buf[pos] (after blank space) into `row`.
@@ -243,10 +274,7 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     if pos >= n:
         return False, pos, start_of_line
     start = pos
-    # Find the message start on this line.
-    p = pos
-    while p < n and buf[p] != NEWLINE and not _is_fix_start(buf, p, n):
-        p += 1
+    p = _message_start(buf, pos, n)
     if p >= n and not final and n - start < MAX_UNIT_BYTES:
         return False, pos, start_of_line  # the line may go on in the next chunk
     row[:] = 0
@@ -264,13 +292,8 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
 
     msg = p
     row[U_MSG_OFF] = msg
-    delim = 0
-    q = msg
-    while q < n and buf[q] != NEWLINE:
-        if buf[q] == SOH or buf[q] == PIPE:
-            delim = buf[q]
-            break
-        q += 1
+    q = _find(buf, msg, n, SOH, PIPE, NEWLINE)
+    delim = buf[q] if q < n and buf[q] != NEWLINE else 0
     # Walk the fields.
     complete = False
     need_more = False
@@ -290,29 +313,27 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
                 tag = -1_000_000_000_000
             t += 1
         v = t + 1
-        e = v
-        while e < n and buf[e] != delim and buf[e] != NEWLINE:
-            e += 1
+        e = _find(buf, v, n, delim, NEWLINE, NEWLINE)
         if e >= n and open_ended:
             need_more = True  # the field may go on in the next chunk
             break
         if t >= n or buf[t] != 61 or tag <= 0:
             _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
         else:
-            slot = _span_slot(tag)
-            if tag == 54:
+            action = _tag_action(tag)
+            if action >= 0:
+                row[action] = v
+                row[action + 1] = e - v
+            elif action == _SIDE:
                 if e - v == 1:
                     row[U_SIDE] = buf[v]
                 else:
                     _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
-            elif tag == 1057:
+            elif action == _AGGRESSOR:
                 row[U_AGGRESSOR] = 1 if (e - v == 1 and buf[v] == 89) else 0
-            elif tag == 43 or tag == 97:
+            elif action == _POSSDUP:
                 if e - v == 1 and buf[v] == 89:
                     row[U_POSSDUP] = 1
-            elif slot >= 0:
-                row[slot] = v
-                row[slot + 1] = e - v
         if e < n and buf[e] == delim and delim != 0:
             e += 1
         q = e
