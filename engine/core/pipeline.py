@@ -298,8 +298,9 @@ def _keep_rows(out, first, n_out, keep, dropped):
 @kernel
 def _hash_ahead(buf, units, first, end, keys, state):
     """Hash the identifiers of units[first:end] into keys[0:end - first] (K_* columns) and
-    prefetch the table slots they will probe, so the cache misses of a batch overlap
-    instead of stalling one unit at a time."""
+    prefetch the table slots their look-ups start at, so the cache misses of a batch
+    overlap instead of stalling one unit at a time. Only the first line of each: more
+    prefetches than the CPU has line buffers stall the loop (measured slower)."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
         exec_ids, pend, counters = state
     for i in range(first, end):
@@ -313,8 +314,7 @@ def _hash_ahead(buf, units, first, end, keys, state):
         key[K_SYM], key[K_SYM + 1] = hash_spans(buf, sym_off, sym_end, 0, 0)
         slot = key[K_SYM + 1] & (sym_keys.shape[0] - 1)
         prefetch(sym_keys, slot * 2)
-        for col in range(0, N_SYM_COLS, 8):  # 8 int64 per cache line
-            prefetch(sym, slot * N_SYM_COLS + col)
+        prefetch(sym, slot * N_SYM_COLS)
         id_col = d.U_EXEC if kind == codes.UNIT_TRADE else d.U_EXEC_REF
         off = unit[id_col]
         key[K_EXEC], key[K_EXEC + 1] = hash_spans(buf, off, off + unit[id_col + 1],
@@ -328,21 +328,20 @@ def _hash_ahead(buf, units, first, end, keys, state):
             off = unit[d.U_MATCH]
             key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(mat_keys, mat_vals, key[K_MATCH + 1])
+            _prefetch_generations(mat_keys, key[K_MATCH + 1])
         if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
             off = unit[d.U_ORDER]
             key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(ser_keys, ser_vals, key[K_ORDER + 1])
+            _prefetch_generations(ser_keys, key[K_ORDER + 1])
 
 
 @kernel
-def _prefetch_generations(keys, vals, h2):
+def _prefetch_generations(keys, h2):
     capacity = keys.shape[1]
     slot = h2 & (capacity - 1)
     for gen in range(2):
         prefetch(keys, (gen * capacity + slot) * 2)
-        prefetch(vals, (gen * capacity + slot) * 2)
 
 
 @njit(cache=True)
