@@ -30,13 +30,13 @@ def hash_spans(buf, a_start, a_end, b_start, b_end):
     ha = _SEED_A
     hb = _SEED_B
     for i in range(a_start, a_end):
-        c = uint64(buf[i])
+        c = uint64(buf[uint64(i)])  # unsigned: no negative-index fix-up
         ha = (ha ^ c) * _PRIME_A
         hb = (hb ^ c) * _PRIME_B
     ha = (ha ^ uint64(0x1FF)) * _PRIME_A  # separator outside the byte range
     hb = (hb ^ uint64(0x1FF)) * _PRIME_B
     for i in range(b_start, b_end):
-        c = uint64(buf[i])
+        c = uint64(buf[uint64(i)])
         ha = (ha ^ c) * _PRIME_A
         hb = (hb ^ c) * _PRIME_B
     return np.int64(_finish(ha) | uint64(1)), np.int64(_finish(hb))
