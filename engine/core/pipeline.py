@@ -107,7 +107,7 @@ CUR_N_OUT = 5
 N_CURSOR = 6
 
 # Units judged per batch, and the columns of their identifiers' 128-bit keys.
-BATCH = 32
+BATCH = 16
 K_SYM = 0
 K_EXEC = 2
 K_MATCH = 4
