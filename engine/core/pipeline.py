@@ -509,35 +509,37 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
                 ref = ser_vals[cur, slot, V_REF]
                 ref_src = ser_vals[cur, slot, V_SRC]
 
-        row = out[n_out]
-        _fill_row(row, unit, chunk_id)
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
         leverage = sym[s, S_LEVERAGE]
         price = unit[d.U_PRICE]
+        ppm = 0
+        rule = -1
+        if ref == 0:
+            verdict = codes.NO_REFERENCE
+        else:
+            ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
+            verdict = codes.ERRONEOUS if breaks_band(price, ref, ppm, inclusive) else codes.STANDS
+        if verdict != codes.ERRONEOUS:
+            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
+        candidate = verdict == codes.ERRONEOUS and has_events
+        if not (candidate or keep[verdict]):
+            dropped[verdict] += 1  # the row would be dropped: do not make it
+            continue
+
+        row = out[n_out]
+        _fill_row(row, unit, chunk_id)
+        row[O_VERDICT] = verdict
         row[O_REF] = ref
         row[O_REF_SRC] = ref_src
+        row[O_PPM] = ppm
         row[O_SESSION] = session
         row[O_LEVERAGE] = leverage
+        row[O_RULE] = rule
         row[O_SYM_KEY] = sh1
         row[O_SYM_KEY + 1] = sh2
-        if ref == 0:
-            row[O_VERDICT] = codes.NO_REFERENCE
-            row[O_RULE] = -1
-            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
-            continue
-        ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
-        row[O_PPM] = ppm
-        row[O_RULE] = rule
-        if not breaks_band(price, ref, ppm, inclusive):
-            row[O_VERDICT] = codes.STANDS
-            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
-            continue
-        row[O_VERDICT] = codes.ERRONEOUS
-        if not has_events:
-            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
+        if not candidate:
+            n_out += 1
             continue
         # A candidate: hold it in the multi-stock window.
         row[O_KEY] = eh1
