@@ -18,6 +18,7 @@ import numpy as np
 from numba import njit
 
 from engine.jit import kernel
+
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
 GEN_COUNT = 1    # meta[1]: keys in the current generation
 

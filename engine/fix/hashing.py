@@ -10,6 +10,7 @@ import numpy as np
 from numba import njit, uint64
 
 from engine.jit import kernel
+
 _SEED_A = uint64(0xCBF29CE484222325)
 _SEED_B = uint64(0x84222325CBF29CE4)
 _PRIME_A = uint64(0x100000001B3)
