@@ -308,9 +308,6 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     open_ended = not final and n - start < MAX_UNIT_BYTES
     q = msg
     while q < n and _at(buf, q) != NEWLINE:
-        if q > msg and _is_fix_start(buf, q, n):
-            complete = True  # next message begins: this one had no CheckSum
-            break
         tag = 0
         t = q
         while t < n and _at(buf, t) != 61 and _at(buf, t) != delim and _at(buf, t) != NEWLINE:
@@ -320,6 +317,9 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
             else:
                 tag = -1_000_000_000_000
             t += 1
+        if tag == 8 and q > msg and _is_fix_start(buf, q, n):  # "8=FIX" reads as tag 8
+            complete = True  # next message begins: this one had no CheckSum
+            break
         v = t + 1
         e = _find(buf, v, n, delim, NEWLINE, NEWLINE)
         if e >= n and open_ended:
