@@ -14,22 +14,33 @@ from numba.extending import intrinsic
 kernel = njit(cache=True, _nrt=False)
 
 
-@intrinsic
-def prefetch(typingctx, array, index):
-    """Start loading the cache line of array.flat[index] (C order): a hint, no effect on results."""
-    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
-        return None
-
+def _prefetch(write: int):
     def codegen(context, builder, sig, args):
         data = context.make_array(sig.args[0])(context, builder, args[0]).data
         address = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
         i32 = ir.IntType(32)
         fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
         fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
-        builder.call(fn, [address, i32(0), i32(3), i32(1)])  # read, keep in all caches, data
+        builder.call(fn, [address, i32(write), i32(3), i32(1)])  # keep in all caches; data
         return context.get_dummy_value()
 
-    return types.void(array, index), codegen
+    return codegen
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Start loading the cache line of array.flat[index] (C order): a hint, no effect on results."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    return types.void(array, index), _prefetch(0)
+
+
+@intrinsic
+def prefetch_write(typingctx, array, index):
+    """`prefetch` of a line about to be written: fetched ready to modify."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    return types.void(array, index), _prefetch(1)
 
 
 @intrinsic

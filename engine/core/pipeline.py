@@ -25,7 +25,7 @@ from engine.core.band import breaks_band, threshold_ppm
 from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
-from engine.jit import kernel, prefetch
+from engine.jit import kernel, prefetch, prefetch_write
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -328,20 +328,23 @@ def _hash_ahead(buf, units, first, end, keys, state):
             off = unit[d.U_MATCH]
             key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(mat_keys, key[K_MATCH + 1])
+            _prefetch_generations(mat_keys, mat_vals, mat_meta, key[K_MATCH + 1])
         if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
             off = unit[d.U_ORDER]
             key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(ser_keys, key[K_ORDER + 1])
+            _prefetch_generations(ser_keys, ser_vals, ser_meta, key[K_ORDER + 1])
 
 
 @kernel
-def _prefetch_generations(keys, h2):
+def _prefetch_generations(keys, vals, meta, h2):
+    """The key's slot in both generations (a look-up may probe both); its values' slot in
+    the current one, which a new key's insert writes (a store miss there stalls too)."""
     capacity = keys.shape[1]
     slot = h2 & (capacity - 1)
     for gen in range(2):
         prefetch(keys, (gen * capacity + slot) * 2)
+    prefetch_write(vals, (meta[GEN_CURRENT] * capacity + slot) * 2)
 
 
 @njit(cache=True)
