@@ -90,7 +90,8 @@ class Replay:
         self._keep = np.array([not only_flagged or code in _FLAGGED
                                for code in range(len(codes.VERDICT_NAMES))], np.int64)
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
-        self._chunks: dict[int, tuple[bytes, int]] = {}  # chunk id -> (bytes, input index)
+        # chunk id -> (its bytes, or the whole mapped file, input index)
+        self._chunks: dict[int, tuple[bytes | mmap.mmap, int]] = {}
         self._first_line: list[int] = []  # global unit number of each input's first unit
         self._sources: list[str] = []
         self._next_line = 1
@@ -109,6 +110,7 @@ class Replay:
         for code, n in enumerate(self._dropped):
             if n:
                 self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
+        self._dropped[:] = 0
         counters = self.core.state.counters
         s = self.summary
         s.events = int(counters[p.C_EVENTS])
@@ -125,11 +127,13 @@ class Replay:
         self._first_line.append(self._next_line)
         self._line_start = True
         mapped = map_log(path)
-        # caret-A notation of SOH, as in tickets and `cat -v`: decided from the first block
-        if mapped is not None and mapped.find(b"^A", 0, self.chunk_bytes) < 0:
-            self._caret_soh = False
-            self._replay_mapped(path, mapped, source)
-            return
+        if mapped is not None:
+            # caret-A notation of SOH, as in tickets and `cat -v`: decided from the first block
+            if mapped.find(b"^A", 0, self.chunk_bytes) < 0:
+                self._caret_soh = False
+                self._replay_mapped(path, mapped, source)
+                return
+            mapped.close()  # ^A must be replaced: the stream path copies anyway
         self._caret_soh = None
         stream, size = open_log(path)
         carry = b""
