@@ -42,6 +42,12 @@ def make_log(directory: Path, matches: int, symbols: int) -> tuple[Path, Path, i
     return log, instruments, fills
 
 
+def ceguard_engine() -> str:
+    """Where the ceguard subprocess imports `engine` from (the venv may hold another copy)."""
+    return subprocess.run([sys.executable, "-P", "-c", "import engine; print(engine.__file__)"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+
+
 def run_ceguard(log: Path, instruments: Path) -> tuple[float, str]:
     started = time.perf_counter()
     result = subprocess.run([CEGUARD, "replay", str(log), "--instruments", str(instruments),
@@ -102,7 +108,8 @@ def main() -> int:
         log, instruments, fills = make_log(directory, args.matches, args.symbols)
         size_mb = log.stat().st_size / 1e6
         print(f"log: {fills:,} fills over {args.symbols:,} symbols, {size_mb:,.0f} MB "
-              f"(generated in {time.perf_counter() - started:.0f} s)")
+              f"(generated in {time.perf_counter() - started:.0f} s); ceguard runs "
+              f"{ceguard_engine()}")
         run_ceguard(log, instruments)  # the first run fills the numba cache and page cache
         seconds, summary = run_ceguard(log, instruments)
         base_fills, base_seconds, base_flagged = run_baseline(log, instruments, args.baseline)

@@ -8,9 +8,9 @@ The limits below keep both sides of that product inside int64 (< 9.2e18).
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine import codes
+from engine.jit import kernel
 
 PRICE_DECIMALS = 6
 PRICE_SCALE = 10**PRICE_DECIMALS
@@ -18,7 +18,7 @@ MAX_PRICE = 1_000_000 * PRICE_SCALE  # $1,000,000: above any US-listed share pri
 PPM = 1_000_000
 
 
-@njit(cache=True)
+@kernel
 def parse_fixed(buf, start, end, decimals, limit):
     """Parse buf[start:end] (ASCII decimal) into an integer scaled by 10**decimals.
 

@@ -7,9 +7,8 @@ leveraged row (regular-hours tier x |leverage|) stays exact for 1.25x or 1.5x fu
 
 from __future__ import annotations
 
-from numba import njit
-
 from engine import codes
+from engine.jit import kernel
 from engine.prices import PPM
 from engine.rules.rulebook import FLAG_ABS_LEVERAGE, FLAG_EVENT_LEVERAGE
 
@@ -17,7 +16,7 @@ UNLEVERAGED = 100  # leverage is kept in hundredths
 MAX_ABS_LEVERAGE = 900  # 9x: with pct <= 100%, ppm * price (<= $1M) fits in int64
 
 
-@njit(cache=True)
+@kernel
 def threshold_ppm(ref, session, leverage, event_size, rulebook):
     """(threshold in ppm, rule number) for a trade against reference `ref`.
 
@@ -49,7 +48,7 @@ def threshold_ppm(ref, session, leverage, event_size, rulebook):
     return outside_bps[tier] * UNLEVERAGED, n_tiers + tier
 
 
-@njit(cache=True)
+@kernel
 def breaks_band(price, ref, ppm, inclusive):
     """|P - R| / R >= ppm / 1e6 (or > when the rulebook says exclusive), in integers."""
     deviation = price - ref if price >= ref else ref - price

@@ -17,13 +17,15 @@ own series, and an execution with neither 880 nor 1057 is a series by itself.
 
 from __future__ import annotations
 
+import numpy as np
 from numba import njit
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.tables import GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
+from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
+from engine.jit import kernel, prefetch, prefetch_write
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -95,10 +97,27 @@ STATUS_DONE = 0
 STATUS_GROW_SYMBOLS = 1
 STATUS_GROW_PENDING = 2
 
+# The cursor of decode_and_judge: where it stopped in buf and in its batch of units.
+CUR_POS = 0
+CUR_UNITS = 1
+CUR_LINE_START = 2
+CUR_BATCH_LEN = 3
+CUR_BATCH_NEXT = 4
+CUR_N_OUT = 5
+N_CURSOR = 6
+
+# Units judged per batch, and the columns of their identifiers' 128-bit keys.
+BATCH = 16
+K_SYM = 0
+K_EXEC = 2
+K_MATCH = 4
+K_ORDER = 6
+N_KEY_COLS = 8
+
 _MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
 
 
-@njit(cache=True)
+@kernel
 def symbol_slot(sym_keys, sym, counters, h1, h2):
     """Slot of the symbol, inserting it (leverage 1, no close) when new."""
     slot, found = probe(sym_keys, h1, h2)
@@ -111,7 +130,7 @@ def symbol_slot(sym_keys, sym, counters, h1, h2):
     return slot
 
 
-@njit(cache=True)
+@kernel
 def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
     """Load one instrument: its leverage, and its previous close as the first reference."""
     slot = symbol_slot(sym_keys, sym, counters, h1, h2)
@@ -122,7 +141,7 @@ def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
         sym[slot, S_SRC] = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
 
 
-@njit(cache=True)
+@kernel
 def _record_sale(sym, s, price, h1, h2, seq):
     """A print that stands: remember it, and make it the last sale unless a later one is."""
     n = sym[s, S_RING_N]
@@ -145,7 +164,7 @@ def _record_sale(sym, s, price, h1, h2, seq):
         sym[s, S_LAST_SEQ] = seq
 
 
-@njit(cache=True)
+@kernel
 def _recompute_last(sym, s):
     """After a venue bust or correction: the newest remaining sale, else the close."""
     best = -1
@@ -162,7 +181,7 @@ def _recompute_last(sym, s):
         sym[s, S_LAST_SEQ] = 0
 
 
-@njit(cache=True)
+@kernel
 def _venue_amend(sym, s, h1, h2, new_price):
     """Remove (new_price 0) or re-price the sale with ExecID key (h1, h2); False if unknown."""
     n = sym[s, S_RING_N]
@@ -181,13 +200,19 @@ def _venue_amend(sym, s, h1, h2, new_price):
     return False
 
 
-@njit(cache=True)
+@kernel
+def _copy_row(dst, src):
+    for c in range(dst.shape[0]):  # `dst[:] = src` may allocate a temporary
+        dst[c] = src[c]
+
+
+@kernel
 def _copy_span(out_row, o_col, unit, u_col):
     out_row[o_col] = unit[u_col]
     out_row[o_col + 1] = unit[u_col + 1]
 
 
-@njit(cache=True)
+@kernel
 def _fill_row(out_row, unit, chunk_id):
     out_row[:] = 0
     out_row[O_LINE] = unit[d.U_LINE]
@@ -206,7 +231,7 @@ def _fill_row(out_row, unit, chunk_id):
     _copy_span(out_row, O_CLORD, unit, d.U_CLORD)
 
 
-@njit(cache=True)
+@kernel
 def close_window(state, rulebook, out, n_out):
     """Finish the open multi-stock window: size the event, re-judge, emit. Returns n_out."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
@@ -236,14 +261,14 @@ def close_window(state, rulebook, out, n_out):
                 row[O_VERDICT] = codes.STANDS
                 s, _ = probe(sym_keys, row[O_SYM_KEY], row[O_SYM_KEY + 1])
                 _record_sale(sym, s, row[O_PRICE], row[O_KEY], row[O_KEY + 1], row[O_LINE])
-        out[n_out] = row
+        _copy_row(out[n_out], row)
         n_out += 1
     counters[C_PENDING] = 0
     counters[C_WINDOW_OPEN] = 0
     return n_out
 
 
-@njit(cache=True)
+@kernel
 def _venue_of(buf, unit, clock):
     names = clock[0]
     if names.shape[0] > 1 and unit[d.U_MARKET + 1] > 0:
@@ -255,6 +280,73 @@ def _venue_of(buf, unit, clock):
     return 0
 
 
+@kernel
+def _keep_rows(out, first, n_out, keep, dropped):
+    """Compact out[first:n_out] to the rows whose verdict `keep` marks; count the others."""
+    w = first
+    for k in range(first, n_out):
+        verdict = out[k, O_VERDICT]
+        if keep[verdict]:
+            if w != k:
+                _copy_row(out[w], out[k])
+            w += 1
+        else:
+            dropped[verdict] += 1
+    return w
+
+
+@kernel
+def _hash_ahead(buf, units, first, end, keys, state):
+    """Hash the identifiers of units[first:end] into keys[0:end - first] (K_* columns) and
+    prefetch the table slots their look-ups start at, so the cache misses of a batch
+    overlap instead of stalling one unit at a time. Only the first line of each: more
+    prefetches than the CPU has line buffers stall the loop (measured slower)."""
+    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+        exec_ids, pend, counters = state
+    for i in range(first, end):
+        unit = units[i]
+        key = keys[i - first]
+        kind = unit[d.U_KIND]
+        if kind == codes.UNIT_OTHER or kind == codes.UNIT_BAD:
+            continue
+        sym_off = unit[d.U_SYMBOL]
+        sym_end = sym_off + unit[d.U_SYMBOL + 1]
+        key[K_SYM], key[K_SYM + 1] = hash_spans(buf, sym_off, sym_end, 0, 0)
+        slot = key[K_SYM + 1] & (sym_keys.shape[0] - 1)
+        prefetch(sym_keys, slot * 2)
+        prefetch(sym, slot * N_SYM_COLS)
+        id_col = d.U_EXEC if kind == codes.UNIT_TRADE else d.U_EXEC_REF
+        off = unit[id_col]
+        key[K_EXEC], key[K_EXEC + 1] = hash_spans(buf, off, off + unit[id_col + 1],
+                                                  sym_off, sym_end)
+        if kind != codes.UNIT_TRADE:
+            continue
+        prefetch(exec_ids, (key[K_EXEC + 1] & (exec_ids.shape[0] - 1)) * BUCKET * 2)
+        key[K_MATCH] = 0
+        key[K_ORDER] = 0
+        if unit[d.U_MATCH + 1] > 0:
+            off = unit[d.U_MATCH]
+            key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
+                                                        sym_off, sym_end)
+            _prefetch_generations(mat_keys, mat_vals, mat_meta, key[K_MATCH + 1])
+        if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
+            off = unit[d.U_ORDER]
+            key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
+                                                        sym_off, sym_end)
+            _prefetch_generations(ser_keys, ser_vals, ser_meta, key[K_ORDER + 1])
+
+
+@kernel
+def _prefetch_generations(keys, vals, meta, h2):
+    """The key's slot in both generations (a look-up may probe both); its values' slot in
+    the current one, which a new key's insert writes (a store miss there stalls too)."""
+    capacity = keys.shape[1]
+    slot = h2 & (capacity - 1)
+    for gen in range(2):
+        prefetch(keys, (gen * capacity + slot) * 2)
+    prefetch_write(vals, (meta[GEN_CURRENT] * capacity + slot) * 2)
+
+
 @njit(cache=True)
 def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
     """Judge units[first:n_units]; rows go to out[n_out:].
@@ -262,6 +354,62 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     Returns (next unit, n_out, status): a status other than STATUS_DONE asks the caller
     to grow a table (CoreState.grow_symbols / grow_pending) and call again from `next unit`.
     """
+    keep = np.ones(len(codes.VERDICT_NAMES), np.int64)
+    keys = np.empty((BATCH, N_KEY_COLS), np.int64)
+    return _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, out,
+                        n_out, keep, np.zeros_like(keep), keys)
+
+
+@kernel
+def decode_and_judge(buf, n, final, first_line, cursor, max_units, batch, keys, chunk_id,
+                     state, rulebook, clock, out, keep, dropped):
+    """decoder.decode and `process` in one pass, a batch of units at a time: each batch is
+    decoded into `batch` (BATCH rows, so it stays in cache) and judged at once.
+
+    `cursor` (CUR_*) is updated in place, so after a status other than STATUS_DONE (grow a
+    table, as for `process`) a second call goes on exactly where the first stopped. Stops
+    after `max_units` units, like `decode` with a units array that long. Rows whose
+    verdict is not marked in `keep` are counted in `dropped` instead of written to `out`.
+    """
+    pos = cursor[CUR_POS]
+    count = cursor[CUR_UNITS]
+    start_of_line = cursor[CUR_LINE_START] != 0
+    batch_len = cursor[CUR_BATCH_LEN]
+    next_unit = cursor[CUR_BATCH_NEXT]
+    n_out = cursor[CUR_N_OUT]
+    status = STATUS_DONE
+    while True:
+        if next_unit == batch_len:
+            next_unit = 0
+            batch_len = 0
+            while batch_len < batch.shape[0] and count < max_units:
+                decoded, pos, start_of_line = d.decode_next(buf, pos, n, final, start_of_line,
+                                                            first_line + count, batch[batch_len])
+                if not decoded:
+                    break
+                batch_len += 1
+                count += 1
+            if batch_len == 0:
+                break
+        next_unit, n_out, status = _judge_units(buf, batch, next_unit, batch_len, chunk_id,
+                                                state, rulebook, clock, out, n_out, keep,
+                                                dropped, keys)
+        if status != STATUS_DONE:
+            break
+    cursor[CUR_POS] = pos
+    cursor[CUR_UNITS] = count
+    cursor[CUR_LINE_START] = start_of_line
+    cursor[CUR_BATCH_LEN] = batch_len
+    cursor[CUR_BATCH_NEXT] = next_unit
+    cursor[CUR_N_OUT] = n_out
+    return status
+
+
+@kernel
+def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out,
+                 keep, dropped, keys):
+    """The kernel loop: `process`, with `keep` and `dropped` as in decode_and_judge and
+    `keys` a (BATCH, N_KEY_COLS) scratch array."""
     sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
         exec_ids, pend, counters = state
     flags = rulebook[0]
@@ -272,8 +420,14 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
     change_at = clock[2]
     offsets = clock[3]
 
+    ahead = first  # keys[j] belongs to units[ahead + j]
+    _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
     for i in range(first, n_units):
+        if i == ahead + BATCH:
+            ahead = i
+            _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
         unit = units[i]
+        key = keys[i - ahead]
         kind = unit[d.U_KIND]
         if kind == codes.UNIT_OTHER:
             continue
@@ -285,21 +439,20 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
             row[O_BAD_TAG] = unit[d.U_BAD_TAG]
             row[O_BAD] = unit[d.U_BAD_OFF]
             row[O_BAD + 1] = unit[d.U_BAD_LEN]
-            n_out += 1
+            n_out = _keep_rows(out, n_out, n_out + 1, keep, dropped)
             continue
         if counters[C_SYMBOLS] * 2 >= sym_keys.shape[0]:
             return i, n_out, STATUS_GROW_SYMBOLS
         if counters[C_PENDING] + 1 >= pend.shape[0]:
             return i, n_out, STATUS_GROW_PENDING
 
-        sym_off = unit[d.U_SYMBOL]
-        sym_end = sym_off + unit[d.U_SYMBOL + 1]
-        sh1, sh2 = hash_spans(buf, sym_off, sym_end, 0, 0)
+        sh1 = key[K_SYM]
+        sh2 = key[K_SYM + 1]
         s = symbol_slot(sym_keys, sym, counters, sh1, sh2)
+        eh1 = key[K_EXEC]  # the ExecID's key, or for a bust or correction its ExecRefID's
+        eh2 = key[K_EXEC + 1]
 
         if kind != codes.UNIT_TRADE:  # a venue bust or correction of an earlier trade
-            ref_off = unit[d.U_EXEC_REF]
-            eh1, eh2 = hash_spans(buf, ref_off, ref_off + unit[d.U_EXEC_REF + 1], sym_off, sym_end)
             if kind == codes.UNIT_VENUE_BUST:
                 counters[C_VENUE_BUSTS] += 1
                 known = _venue_amend(sym, s, eh1, eh2, 0)
@@ -312,11 +465,10 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
 
         t = unit[d.U_TIME_NS]
         if counters[C_WINDOW_OPEN] != 0 and t > counters[C_WINDOW_START] + window_ns:
-            n_out = close_window(state, rulebook, out, n_out)
+            closed = close_window(state, rulebook, out, n_out)
+            n_out = _keep_rows(out, n_out, closed, keep, dropped)
 
         # One decision per ExecID: a repeat (PossDup resend, replayed log) is dropped.
-        exec_off = unit[d.U_EXEC]
-        eh1, eh2 = hash_spans(buf, exec_off, exec_off + unit[d.U_EXEC + 1], sym_off, sym_end)
         if seen_or_add(exec_ids, eh1, eh2):
             counters[C_DUPLICATES] += 1
             continue
@@ -324,23 +476,20 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
 
         # Which series, hence which reference price.
         has_match = unit[d.U_MATCH + 1] > 0
-        mh1 = 0
-        mh2 = 0
+        mh1 = key[K_MATCH]
+        mh2 = key[K_MATCH + 1]
         series_h1 = 0
         series_h2 = 0
         match_slot = -1
         if has_match:
-            m_off = unit[d.U_MATCH]
-            mh1, mh2 = hash_spans(buf, m_off, m_off + unit[d.U_MATCH + 1], sym_off, sym_end)
             match_slot = gen_find(mat_keys, mat_vals, mat_meta, mh1, mh2)
             if match_slot >= 0:
                 cur = mat_meta[GEN_CURRENT]
                 series_h1 = mat_vals[cur, match_slot, 0]
                 series_h2 = mat_vals[cur, match_slot, 1]
         if series_h1 == 0 and unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
-            o_off = unit[d.U_ORDER]
-            series_h1, series_h2 = hash_spans(buf, o_off, o_off + unit[d.U_ORDER + 1],
-                                              sym_off, sym_end)
+            series_h1 = key[K_ORDER]
+            series_h2 = key[K_ORDER + 1]
         elif series_h1 == 0 and has_match:
             series_h1, series_h2 = mh1, mh2 ^ _MATCH_NAMESPACE
         if has_match and match_slot < 0:
@@ -363,41 +512,43 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
                 ref = ser_vals[cur, slot, V_REF]
                 ref_src = ser_vals[cur, slot, V_SRC]
 
-        row = out[n_out]
-        _fill_row(row, unit, chunk_id)
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
         leverage = sym[s, S_LEVERAGE]
         price = unit[d.U_PRICE]
+        ppm = 0
+        rule = -1
+        if ref == 0:
+            verdict = codes.NO_REFERENCE
+        else:
+            ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
+            verdict = codes.ERRONEOUS if breaks_band(price, ref, ppm, inclusive) else codes.STANDS
+        if verdict != codes.ERRONEOUS:
+            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
+        candidate = verdict == codes.ERRONEOUS and has_events
+        if not (candidate or keep[verdict]):
+            dropped[verdict] += 1  # the row would be dropped: do not make it
+            continue
+
+        row = out[n_out]
+        _fill_row(row, unit, chunk_id)
+        row[O_VERDICT] = verdict
         row[O_REF] = ref
         row[O_REF_SRC] = ref_src
+        row[O_PPM] = ppm
         row[O_SESSION] = session
         row[O_LEVERAGE] = leverage
+        row[O_RULE] = rule
         row[O_SYM_KEY] = sh1
         row[O_SYM_KEY + 1] = sh2
-        if ref == 0:
-            row[O_VERDICT] = codes.NO_REFERENCE
-            row[O_RULE] = -1
-            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out += 1
-            continue
-        ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
-        row[O_PPM] = ppm
-        row[O_RULE] = rule
-        if not breaks_band(price, ref, ppm, inclusive):
-            row[O_VERDICT] = codes.STANDS
-            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
-            n_out += 1
-            continue
-        row[O_VERDICT] = codes.ERRONEOUS
-        if not has_events:
+        if not candidate:
             n_out += 1
             continue
         # A candidate: hold it in the multi-stock window.
         row[O_KEY] = eh1
         row[O_KEY + 1] = eh2
         k = counters[C_PENDING]
-        pend[k] = row
+        _copy_row(pend[k], row)
         counters[C_PENDING] = k + 1
         if counters[C_WINDOW_OPEN] == 0:
             counters[C_WINDOW_OPEN] = 1

@@ -25,8 +25,8 @@ class CoreState:
                  exec_ids: int = 1 << 20, pending: int = 1 << 10) -> None:
         self.sym_keys = np.zeros((symbols, 2), np.int64)
         self.sym = np.zeros((symbols, p.N_SYM_COLS), np.int64)
-        self.series = new_generations(series, 2)
-        self.matches = new_generations(matches, 2)
+        self.series = new_generations(series)
+        self.matches = new_generations(matches)
         self.exec_ids = new_recent_set(exec_ids)
         self.pending = np.zeros((pending, p.N_OUT_COLS), np.int64)
         self.counters = np.zeros(p.N_COUNTERS, np.int64)

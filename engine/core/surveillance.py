@@ -7,6 +7,7 @@ import numpy as np
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument
 from engine.core.state import CoreState
+from engine.fix.decoder import N_UNIT_COLS
 from engine.rules.rulebook import Rulebook
 
 
@@ -21,6 +22,9 @@ class Surveillance:
         self.state = CoreState()
         self.state.seed(instruments)
         self._out = np.empty((0, p.N_OUT_COLS), np.int64)
+        self._batch = np.empty((p.BATCH, N_UNIT_COLS), np.int64)
+        self._keys = np.empty((p.BATCH, p.N_KEY_COLS), np.int64)
+        self._cursor = np.zeros(p.N_CURSOR, np.int64)
 
     def judge(self, buf: np.ndarray, units: np.ndarray, n_units: int, chunk_id: int) -> np.ndarray:
         """Decision rows (pipeline.O_* columns) that became final with these units.
@@ -38,6 +42,35 @@ class Surveillance:
             if status == p.STATUS_DONE:
                 self._out = out
                 return out[:n_out]
+            if status == p.STATUS_GROW_SYMBOLS:
+                self.state.grow_symbols()
+            else:
+                self.state.grow_pending()
+
+    def decode_and_judge(self, buf: np.ndarray, pos: int, n: int, final: bool, first_line: int,
+                         at_line_start: bool, chunk_id: int, max_units: int,
+                         keep: np.ndarray, dropped: np.ndarray) -> tuple[int, int, np.ndarray]:
+        """`decoder.decode` into an array of `max_units` rows, then `judge`, in one pass.
+
+        Returns what they would: (units decoded, end position, decision rows), less the
+        rows whose verdict code is not marked in `keep`; those are counted in
+        `dropped[verdict]`. The rows are a view of a buffer the next call reuses.
+        """
+        cursor = self._cursor
+        cursor[:] = 0
+        cursor[p.CUR_POS] = pos
+        cursor[p.CUR_LINE_START] = at_line_start
+        while True:
+            out = self._room(self._out, int(cursor[p.CUR_N_OUT]),
+                             max_units - int(cursor[p.CUR_UNITS]))
+            self._out = out
+            status = p.decode_and_judge(buf, n, final, first_line, cursor, max_units,
+                                        self._batch, self._keys, chunk_id,
+                                        self.state.as_tuple(), self._rules, self._clock, out,
+                                        keep, dropped)
+            if status == p.STATUS_DONE:
+                return (int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]),
+                        out[: cursor[p.CUR_N_OUT]])
             if status == p.STATUS_GROW_SYMBOLS:
                 self.state.grow_symbols()
             else:

@@ -17,11 +17,13 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from engine.jit import kernel
+
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
 GEN_COUNT = 1    # meta[1]: keys in the current generation
 
 
-@njit(cache=True)
+@kernel
 def probe(keys, h1, h2):
     """(slot, found) of key (h1, h2) in keys (capacity, 2)."""
     mask = keys.shape[0] - 1
@@ -55,7 +57,7 @@ def new_recent_set(capacity: int) -> np.ndarray:
     return np.zeros((buckets, BUCKET, 2), np.int64)
 
 
-@njit(cache=True)
+@kernel
 def seen_or_add(keys, h1, h2):
     """True if (h1, h2) is in the recent set; otherwise add it and return False."""
     bucket = keys[h2 & (keys.shape[0] - 1)]
@@ -72,14 +74,14 @@ def seen_or_add(keys, h1, h2):
     return False
 
 
-def new_generations(capacity: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys (2, capacity, 2), vals (2, capacity, width), meta) of an empty 2-generation table."""
+def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(keys (2, capacity, 2), vals (2, capacity, 2), meta) of an empty 2-generation table."""
     assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
-    return (np.zeros((2, capacity, 2), np.int64), np.zeros((2, capacity, width), np.int64),
+    return (np.zeros((2, capacity, 2), np.int64), np.zeros((2, capacity, 2), np.int64),
             np.zeros(2, np.int64))
 
 
-@njit(cache=True)
+@kernel
 def gen_find(keys, vals, meta, h1, h2):
     """Slot of the key in the current generation (copied forward if only in the older), or -1."""
     cur = meta[GEN_CURRENT]
@@ -90,13 +92,15 @@ def gen_find(keys, vals, meta, h1, h2):
     old_slot, found = probe(keys[older], h1, h2)
     if not found:
         return -1
-    saved = vals[older, old_slot].copy()
+    saved_0 = vals[older, old_slot, 0]  # gen_insert may rotate onto this slot
+    saved_1 = vals[older, old_slot, 1]
     slot = gen_insert(keys, vals, meta, h1, h2)
-    vals[meta[GEN_CURRENT], slot] = saved
+    vals[meta[GEN_CURRENT], slot, 0] = saved_0
+    vals[meta[GEN_CURRENT], slot, 1] = saved_1
     return slot
 
 
-@njit(cache=True)
+@kernel
 def gen_insert(keys, vals, meta, h1, h2):
     """Slot for a key known to be absent, in the current generation (rotating if full)."""
     capacity = keys.shape[1]

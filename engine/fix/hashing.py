@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
+from engine.jit import kernel
+
 _SEED_A = uint64(0xCBF29CE484222325)
 _SEED_B = uint64(0x84222325CBF29CE4)
 _PRIME_A = uint64(0x100000001B3)
@@ -23,19 +25,19 @@ def _finish(h):
     return h
 
 
-@njit(cache=True)
+@kernel
 def hash_spans(buf, a_start, a_end, b_start, b_end):
     """Key of buf[a_start:a_end] followed by buf[b_start:b_end] (pass b_start == b_end for one span)."""
     ha = _SEED_A
     hb = _SEED_B
     for i in range(a_start, a_end):
-        c = uint64(buf[i])
+        c = uint64(buf[uint64(i)])  # unsigned: no negative-index fix-up
         ha = (ha ^ c) * _PRIME_A
         hb = (hb ^ c) * _PRIME_B
     ha = (ha ^ uint64(0x1FF)) * _PRIME_A  # separator outside the byte range
     hb = (hb ^ uint64(0x1FF)) * _PRIME_B
     for i in range(b_start, b_end):
-        c = uint64(buf[i])
+        c = uint64(buf[uint64(i)])
         ha = (ha ^ c) * _PRIME_A
         hb = (hb ^ c) * _PRIME_B
     return np.int64(_finish(ha) | uint64(1)), np.int64(_finish(hb))

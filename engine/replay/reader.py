@@ -1,10 +1,12 @@
-"""Open captured logs (files, gzip, stdin) as a stream of byte chunks."""
+"""Open captured logs: plain files as memory maps, gzip and stdin as streams of byte chunks."""
 
 from __future__ import annotations
 
 import gzip
 import io
+import mmap
 import os
+import stat
 import sys
 from collections.abc import Iterator
 from typing import BinaryIO
@@ -32,6 +34,22 @@ def open_log(path: str) -> tuple[BinaryIO, int | None]:
     if buffered.peek(2)[:2] == _GZIP_MAGIC:
         return gzip.GzipFile(fileobj=buffered), size
     return buffered, size
+
+
+def map_log(path: str) -> mmap.mmap | None:
+    """The log as a read-only memory map, or None unless it is a plain non-empty file
+    (stdin, gzip, pipes and empty files are read as streams)."""
+    try:
+        if path == "-" or not stat.S_ISREG(os.stat(path).st_mode):
+            return None  # never open a pipe twice
+        with open(path, "rb") as raw:
+            if raw.read(2) == _GZIP_MAGIC or os.fstat(raw.fileno()).st_size == 0:
+                return None
+            mapped = mmap.mmap(raw.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
+        return None  # open_log reads it as a stream, or says why it cannot
+    mapped.madvise(mmap.MADV_SEQUENTIAL)
+    return mapped
 
 
 def chunks(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:

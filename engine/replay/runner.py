@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import mmap
 import sys
 import time
 from collections import Counter
@@ -12,9 +13,8 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.records import RecordMaker
-from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, open_log
+from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, map_log, open_log
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
@@ -87,8 +87,11 @@ class Replay:
         self.records = RecordMaker(core.rule_codes)
         self.summary = ReplaySummary()
         self._progress = _Progress(progress)
-        self._units = np.empty((UNITS_PER_CALL, N_UNIT_COLS), np.int64)
-        self._chunks: dict[int, tuple[bytes, int]] = {}  # chunk id -> (bytes, input index)
+        self._keep = np.array([not only_flagged or code in _FLAGGED
+                               for code in range(len(codes.VERDICT_NAMES))], np.int64)
+        self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
+        # chunk id -> (its bytes, or the whole mapped file, input index)
+        self._chunks: dict[int, tuple[bytes | mmap.mmap, int]] = {}
         self._first_line: list[int] = []  # global unit number of each input's first unit
         self._sources: list[str] = []
         self._next_line = 1
@@ -104,6 +107,10 @@ class Replay:
             self._replay_one(path)
         self._emit(self.core.flush())
         self._progress.done()
+        for code, n in enumerate(self._dropped):
+            if n:
+                self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
+        self._dropped[:] = 0
         counters = self.core.state.counters
         s = self.summary
         s.events = int(counters[p.C_EVENTS])
@@ -115,48 +122,79 @@ class Replay:
         return s
 
     def _replay_one(self, path: str) -> None:
-        stream, size = open_log(path)
         source = len(self._sources)
         self._sources.append(path)
         self._first_line.append(self._next_line)
-        carry = b""
         self._line_start = True
+        mapped = map_log(path)
+        if mapped is not None:
+            # caret-A notation of SOH, as in tickets and `cat -v`: decided from the first block
+            if mapped.find(b"^A", 0, self.chunk_bytes) < 0:
+                self._caret_soh = False
+                self._replay_mapped(path, mapped, source)
+                return
+            mapped.close()  # ^A must be replaced: the stream path copies anyway
         self._caret_soh = None
+        stream, size = open_log(path)
+        carry = b""
         with stream:
             for block in chunks(stream, self.chunk_bytes):
-                if self._caret_soh is None:  # decided once per file, from its first block
+                if self._caret_soh is None:
                     self._caret_soh = b"^A" in block
-                carry = self._feed(carry + block if carry else block, source, final=False)
+                data = carry + block if carry else block
+                if self._caret_soh:
+                    data = data.replace(b"^A", b"\x01")
+                pos = self._feed(data, np.frombuffer(data, np.uint8), 0, len(data), source,
+                                 final=False)
+                carry = data[pos:]
                 self.summary.bytes_read += len(block)
                 self._progress.update(path, disk_position(stream), size,
                                       int(self.core.state.counters[p.C_TRADES]))
             if carry:
-                self._feed(carry, source, final=True)
+                self._feed(carry, np.frombuffer(carry, np.uint8), 0, len(carry), source,
+                           final=True)
 
-    def _feed(self, data: bytes, source: int, final: bool) -> bytes:
-        """Decode and judge all complete units of `data`; return the unfinished tail."""
-        if self._caret_soh:  # caret-A notation of SOH, as in tickets and `cat -v`
-            data = data.replace(b"^A", b"\x01")
-        buf = np.frombuffer(data, np.uint8)
+    def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> None:
+        """The blocks and carries of the stream path, as spans of the map: nothing is copied."""
+        buf = np.frombuffer(mapped, np.uint8)
+        size = len(mapped)
+        pos = 0  # where the carry (bytes not decoded yet) begins
+        block = 0
+        while block < size:
+            end = min(block + self.chunk_bytes, size)
+            pos = self._feed(mapped, buf, pos, end, source, final=False)
+            # Decoded pages leave the process (a record made later reads them back from
+            # the page cache), so memory stays bounded however long the log.
+            mapped.madvise(mmap.MADV_DONTNEED, 0, pos - pos % mmap.PAGESIZE)
+            self.summary.bytes_read += end - block
+            self._progress.update(path, end, size, int(self.core.state.counters[p.C_TRADES]))
+            block = end
+        if pos < size:
+            self._feed(mapped, buf, pos, size, source, final=True)
+
+    def _feed(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int, source: int,
+              final: bool) -> int:
+        """Decode and judge all complete units of data[pos:n] (buf: data as an array);
+        return where the unfinished tail begins."""
         chunk_id = self._next_chunk
         self._next_chunk += 1
         self._chunks[chunk_id] = (data, source)
-        pos = 0
-        while pos < len(data):
-            count, end = decode(buf, pos, len(data), final, self._next_line,
-                                self._line_start, self._units)
+        while pos < n:
+            count, end, rows = self.core.decode_and_judge(
+                buf, pos, n, final, self._next_line, self._line_start, chunk_id,
+                UNITS_PER_CALL, self._keep, self._dropped)
             if count == 0:
                 break
             self._line_start = data[end - 1:end] == b"\n"
             pos = end
             self._next_line += count
-            self._emit(self.core.judge(buf, self._units, count, chunk_id))
+            self._emit(rows)
         waiting = set(self.core.pending_chunks().tolist())
         for old in [c for c in self._chunks if c not in waiting and c != chunk_id]:
             del self._chunks[old]
         if chunk_id not in waiting:
             del self._chunks[chunk_id]
-        return data[pos:]
+        return pos
 
     def _emit(self, rows: np.ndarray) -> None:
         if not len(rows):

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import numpy as np
-from numba import njit
 
 from engine import codes
+from engine.jit import kernel
 
 NS_PER_SECOND = 1_000_000_000
 NS_PER_DAY = 86_400 * NS_PER_SECOND
@@ -48,7 +48,7 @@ def offset_table(tz_name: str) -> tuple[np.ndarray, np.ndarray]:
     return np.array(instants, dtype=np.int64), np.array(offsets, dtype=np.int64)
 
 
-@njit(cache=True)
+@kernel
 def session_of(utc_ns, change_at, offset, open_ns, close_ns):
     """Session code of a UTC instant: [open, close) local time is regular."""
     lo, hi = 0, change_at.shape[0]

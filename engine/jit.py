@@ -1,0 +1,75 @@
+"""numba plumbing of the per-message code (decoder, hashing, tables, kernel)."""
+
+from __future__ import annotations
+
+from llvmlite import ir
+from numba import njit
+from numba.core import cgutils, types
+from numba.extending import intrinsic
+
+# Cached on disk, and compiled without numba's reference counting (its `_nrt` option):
+# this code never allocates, and the counting cost an atomic increment and decrement per
+# array, per call of every small helper, per message: about a quarter of replay time.
+# Everything these functions call must not allocate either (no array copies or temporaries).
+kernel = njit(cache=True, _nrt=False)
+
+
+def _prefetch(write: int):
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        address = builder.bitcast(builder.gep(data, [args[1]]), cgutils.voidptr_t)
+        i32 = ir.IntType(32)
+        fnty = ir.FunctionType(ir.VoidType(), [cgutils.voidptr_t, i32, i32, i32])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.prefetch.p0")
+        builder.call(fn, [address, i32(write), i32(3), i32(1)])  # keep in all caches; data
+        return context.get_dummy_value()
+
+    return codegen
+
+
+@intrinsic
+def prefetch(typingctx, array, index):
+    """Start loading the cache line of array.flat[index] (C order): a hint, no effect on results."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    return types.void(array, index), _prefetch(0)
+
+
+@intrinsic
+def prefetch_write(typingctx, array, index):
+    """`prefetch` of a line about to be written: fetched ready to modify."""
+    if not isinstance(array, types.Array) or not isinstance(index, types.Integer):
+        return None
+    return types.void(array, index), _prefetch(1)
+
+
+@intrinsic
+def load_u64(typingctx, array, index):
+    """The 8 bytes array[index:index + 8] of a uint8 array as one little-endian uint64, in one
+    (unaligned) load. The caller keeps index + 8 <= len(array)."""
+    if not (isinstance(array, types.Array) and array.dtype == types.uint8
+            and isinstance(index, types.Integer)):
+        return None
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        i64 = ir.IntType(64)
+        address = builder.bitcast(builder.gep(data, [args[1]]), i64.as_pointer())
+        return builder.load(address, align=1)
+
+    return types.uint64(array, index), codegen
+
+
+@intrinsic
+def trailing_zeros(typingctx, value):
+    """Number of zero bits below the lowest set bit of a non-zero uint64."""
+    if value != types.uint64:
+        return None
+
+    def codegen(context, builder, sig, args):
+        i64 = ir.IntType(64)
+        fnty = ir.FunctionType(i64, [i64, ir.IntType(1)])
+        fn = cgutils.get_or_insert_function(builder.module, fnty, "llvm.cttz.i64")
+        return builder.call(fn, [args[0], ir.IntType(1)(1)])
+
+    return types.uint64(value), codegen
