@@ -1,7 +1,7 @@
 """The decoder's word-at-a-time scans find what a byte-by-byte loop finds."""
 
 import numpy as np
-from hypothesis import given, strategies as st
+from hypothesis import given, settings, strategies as st
 
 from engine.fix.decoder import _find, _message_start
 
@@ -23,6 +23,8 @@ def naive_message_start(data: bytes, p: int, n: int) -> int:
     return p
 
 
+# No deadline: the first example may compile (or load) the numba kernels.
+@settings(deadline=None)
 @given(BYTES, st.integers(0, 45), st.integers(0, 40))
 def test_find_matches_a_byte_loop(data, start, end):
     buf = np.frombuffer(data, np.uint8)
@@ -31,6 +33,7 @@ def test_find_matches_a_byte_loop(data, start, end):
         assert _find(buf, start, n, *targets) == naive_find(data, start, n, targets)
 
 
+@settings(deadline=None)
 @given(BYTES.map(lambda b: b.replace(b"8F", b"8=FIX")), st.integers(0, 40))
 def test_message_start_matches_a_byte_loop(data, start):
     buf = np.frombuffer(data, np.uint8)
