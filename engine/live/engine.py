@@ -16,7 +16,6 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix.busts import build_bust, bust_exec_id, executing_firms
@@ -105,14 +104,14 @@ class LiveEngine:
             if self.settle_seconds == 0 and self._window_open():
                 rows = np.concatenate([rows, self.core.flush()])
                 closed = True
-            busts = self._commit(rows, seq, closed, fill=(seq, session, raw))
+            decided, busts = self._commit(rows, seq, closed, fill=(seq, session, raw))
             self._next_seq = seq + 1
             self.metrics.fills.labels(session).inc()
             if self.core.state.count(p.C_DUPLICATES) > duplicates:
                 self.metrics.duplicates.labels(session).inc()
                 self.log.info("duplicate_dropped", session=session, fill_seq=seq)
             self.metrics.check_latency.observe(time.perf_counter() - received)
-            self._after(rows, busts)
+            self._after(decided, busts)
 
     def tick(self) -> None:
         """Close the settle window once it has been open settle_seconds (main loop)."""
@@ -124,8 +123,8 @@ class LiveEngine:
                 self._window_opened = None
                 return
             rows = self.core.flush()
-            busts = self._commit(rows, self._next_seq - 1, closed=True, fill=None)
-            self._after(rows, busts)
+            decided, busts = self._commit(rows, self._next_seq - 1, closed=True, fill=None)
+            self._after(decided, busts)
 
     # Internals, all under the lock.
 
@@ -141,9 +140,13 @@ class LiveEngine:
         return self.core.state.count(p.C_PENDING)
 
     def _commit(self, rows: np.ndarray, seq: int, closed: bool,
-                fill: tuple[int, str, bytes] | None) -> list[tuple[BustRow, bytes, dict, float]]:
-        """One journal transaction: the fill, its final decisions, their pending busts."""
+                fill: tuple[int, str, bytes] | None) -> tuple[list, list]:
+        """One journal transaction: the fill, its final decisions, their pending busts.
+
+        Returns the new decisions as (record, session) and the busts to send.
+        """
         now = utc_now()
+        decided = []
         busts = []
         started = time.perf_counter()
         self.journal.begin()
@@ -158,6 +161,7 @@ class LiveEngine:
                 record = self._records.decision(row, held.raw, int(row[p.O_LINE]))
                 if not self.journal.add_decision(int(row[p.O_LINE]), record, now):
                     continue
+                decided.append((record, held.session))
                 if record["verdict"] == "erroneous":
                     for bust in self._busts_for(int(row[p.O_LINE]), held, record):
                         if self.journal.add_bust(bust, now):
@@ -167,7 +171,7 @@ class LiveEngine:
             self.journal.rollback()
             raise
         self.metrics.journal_latency.observe(time.perf_counter() - started)
-        return busts
+        return decided, busts
 
     def _busts_for(self, fill_seq: int, held: HeldFill, record: dict) -> list[BustRow]:
         """One bust to the matching engine's session and one to each executing firm's."""
@@ -185,17 +189,18 @@ class LiveEngine:
                                     "pending"))
         return rows
 
-    def _after(self, rows: np.ndarray, busts: list) -> None:
-        """Metrics, logs and busts of rows that are now durable."""
+    def _after(self, decided: list[tuple[dict, str]], busts: list) -> None:
+        """Metrics, logs and busts of decisions that are now durable."""
         event_sizes = set()
-        for row in rows:
-            verdict = int(row[p.O_VERDICT])
-            if verdict != codes.REJECTED:
-                self.metrics.decisions.labels(codes.VERDICT_NAMES[verdict]).inc()
-            if int(row[p.O_EVENT]) > 0:
-                event_sizes.add(int(row[p.O_EVENT]))
-            if verdict in (codes.ERRONEOUS, codes.REJECTED):
-                self._log_flag(row)
+        for record, session in decided:
+            if record["verdict"] == "rejected":
+                self._log_rejected(record, session)
+                continue
+            self.metrics.decisions.labels(record["verdict"]).inc()
+            if record["event_size"] > 0:
+                event_sizes.add(record["event_size"])
+            if record["verdict"] == "erroneous":
+                self._log_flag(record, session)
         for size in event_sizes:
             self.metrics.events.inc()
             self.log.info("multi_stock_event", securities=size)
@@ -209,15 +214,13 @@ class LiveEngine:
         elif self._window_opened is None:
             self._window_opened = time.monotonic()
 
-    def _log_flag(self, row: np.ndarray) -> None:
-        held = self._held[int(row[p.O_CHUNK])]
-        record = self._records.decision(row, held.raw, int(row[p.O_LINE]))
-        if record["verdict"] == "rejected":
-            self.metrics.rejects.labels(record["reason_code"]).inc()
-            self.log.warning("rejected", session=held.session, exec_id=record.get("exec_id"),
-                             fill_seq=record["line"], reason=record["reason"])
-            return
-        self.log.warning("flag", session=held.session, symbol=record["symbol"],
+    def _log_rejected(self, record: dict, session: str) -> None:
+        self.metrics.rejects.labels(record["reason_code"]).inc()
+        self.log.warning("rejected", session=session, exec_id=record.get("exec_id"),
+                         fill_seq=record["line"], reason=record["reason"])
+
+    def _log_flag(self, record: dict, session: str) -> None:
+        self.log.warning("flag", session=session, symbol=record["symbol"],
                          exec_id=record["exec_id"], fill_seq=record["line"],
                          price=record["price"], reference_price=record["reference_price"],
                          deviation_pct=record["deviation_pct"],
