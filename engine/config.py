@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.errors import ConfigError
+from engine.review.settings import ReviewConfig, load_review
 
 # The shipped default: `ceguard serve` with no --config (repository checkout or image).
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "fix_configs" / "ceguard.toml"
@@ -22,6 +23,7 @@ _SECTIONS = {
     "journal": {"path", "synchronous"},
     "metrics": {"listen"},
     "firms": None,  # any PartyID
+    "review": None,  # checked by engine.review.settings
 }
 _SYNCHRONOUS = ("full", "normal")
 MAX_SETTLE_SECONDS = 3600
@@ -40,6 +42,7 @@ class EngineConfig:
     metrics_host: str
     metrics_port: int
     firms: dict[str, str] = field(default_factory=dict)  # PartyID -> QuickFIX session id
+    review: ReviewConfig = field(default_factory=ReviewConfig)
 
 
 def load_config(path: str | Path | None = None) -> EngineConfig:
@@ -75,6 +78,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         metrics_host=host,
         metrics_port=port,
         firms=_firms(where, data.get("firms", {})),
+        review=load_review(where, base, data.get("review", {})),
     )
 
 

@@ -84,6 +84,10 @@ class Journal:
     def close(self) -> None:
         self._db.close()
 
+    def connection(self) -> sqlite3.Connection:
+        """The connection itself, for tables kept beside these (engine.review's cases)."""
+        return self._db
+
     def next_seq(self) -> int:
         (last,) = self._db.execute("SELECT COALESCE(MAX(seq), 0) FROM fills").fetchone()
         return last + 1

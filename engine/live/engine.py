@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from typing import Protocol
 
 import numpy as np
 
@@ -29,6 +30,11 @@ from engine.records import RecordMaker
 _UNIT_ROWS = 4
 VENUE = "venue"
 FIRM = "firm"
+
+
+class CaseOpener(Protocol):
+    def open_cases(self, flagged: list[tuple[int, str, bytes, dict]]) -> None:
+        """Open review cases for (fill_seq, session, raw, record) of erroneous decisions."""
 
 
 @dataclass(frozen=True)
@@ -52,6 +58,7 @@ class LiveEngine:
         self.settle_seconds = settle_seconds
         self.log = log
         self.notifier: Notifier | None = None
+        self.review: CaseOpener | None = None  # set in review mode (engine.review)
         self.lock = threading.Lock()
         self._records = RecordMaker(core.rule_codes)
         self._units = np.empty((_UNIT_ROWS, N_UNIT_COLS), np.int64)
@@ -148,6 +155,7 @@ class LiveEngine:
         now = utc_now()
         decided = []
         busts = []
+        flagged = []
         started = time.perf_counter()
         self.journal.begin()
         try:
@@ -163,9 +171,14 @@ class LiveEngine:
                     continue
                 decided.append((record, held.session))
                 if record["verdict"] == "erroneous":
+                    if self.review is not None:  # review mode: a case, not a bust
+                        flagged.append((int(row[p.O_LINE]), held.session, held.raw, record))
+                        continue
                     for bust in self._busts_for(int(row[p.O_LINE]), held, record):
                         if self.journal.add_bust(bust, now):
                             busts.append((bust, held.raw, record, held.received))
+            if flagged:
+                self.review.open_cases(flagged)  # in this transaction
             self.journal.commit()
         except BaseException:
             self.journal.rollback()
@@ -227,7 +240,32 @@ class LiveEngine:
                          threshold_pct=record["threshold_pct"], rule=record["rule"],
                          event_size=record["event_size"])
 
-    def _send(self, bust: BustRow, raw: bytes, record: dict, received: float) -> None:
+    # Review mode: busts of a determination (engine.review), called under the lock.
+
+    def bust_determined(self, fill_seqs: list[int]) -> int:
+        """Record and send the busts of executions a review case determined to bust.
+
+        Idempotent like the live path: a bust already recorded is not sent again.
+        """
+        now = utc_now()
+        busts = []
+        self.journal.begin()
+        try:
+            for seq in fill_seqs:
+                session, raw = self.journal.fill(seq)
+                record = self.journal.decision(seq)
+                for bust in self._busts_for(seq, HeldFill(raw, session, 0.0), record):
+                    if self.journal.add_bust(bust, now):
+                        busts.append((bust, raw, record, None))
+            self.journal.commit()
+        except BaseException:
+            self.journal.rollback()
+            raise
+        for bust, raw, record, received in busts:
+            self._send(bust, raw, record, received)
+        return len(busts)
+
+    def _send(self, bust: BustRow, raw: bytes, record: dict, received: float | None) -> None:
         if bust.status == FAILED:
             result, detail = FAILED, bust.detail
         elif self.notifier is None or not self.notifier.known(bust.session):
@@ -235,7 +273,8 @@ class LiveEngine:
         else:
             message = build_bust(self.notifier.begin_string(bust.session), raw, record)
             result, detail = self.notifier.send(bust.session, message)
-            self.metrics.bust_latency.observe(time.perf_counter() - received)
+            if received is not None:  # None: a reviewed bust, not the live path's latency
+                self.metrics.bust_latency.observe(time.perf_counter() - received)
         self.journal.set_bust_status(bust.bust_exec_id, bust.session, result, detail, utc_now())
         self.metrics.busts.labels(bust.recipient, result).inc()
         log = self.log.error if result == FAILED else self.log.warning

@@ -18,6 +18,7 @@ from engine.live.engine import LiveEngine
 from engine.live.notifier import Notifier
 from engine.obs.logging import configure_logging, get_logger
 from engine.obs.metrics import Metrics
+from engine.review.service import review_service
 from engine.rules.rulebook import load_rulebook
 
 TICK_SECONDS = 0.05
@@ -51,6 +52,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     engine = LiveEngine(Surveillance(rulebook, instruments), journal, metrics, config.firms,
                         config.settle_seconds, log)
     rebuilt = engine.rebuild()
+    review = review_service(config, engine, metrics, log)  # review mode: cases, not busts
     bust_only = set(config.firms.values())
     app = CeguardApplication(engine, metrics, bust_only, log)
     try:
@@ -64,6 +66,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           "check the port is free and the session settings are valid") from exc
     session_ids = list(acceptor.getSessions())
     engine.attach(Notifier(session_ids))
+    if review is not None:
+        review.start()
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
              sessions=fix_settings.sessions, instruments=len(instruments),
              rulebook=str(config.rulebook or "built-in"), journal=str(config.journal),
@@ -82,6 +86,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
             if ticks % SEQNUM_EVERY_TICKS == 0:
                 _export_seqnums(session_ids, metrics)
     finally:
+        if review is not None:
+            review.stop()
         acceptor.stop()
         with engine.lock:
             journal.close()

@@ -1,0 +1,1 @@
+"""Review workflow: cases, determinations, notices, appeals (RULES.md section 4)."""

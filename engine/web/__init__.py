@@ -1,0 +1,1 @@
+"""The HTTP side of the review desk: the JSON case API and the analyst console."""
