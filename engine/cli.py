@@ -110,6 +110,10 @@ def _parser() -> argparse.ArgumentParser:
                          help="every decision, not only erroneous and rejected ones")
     journal.add_argument("--format", default="text", choices=("text", "jsonl"))
     journal.set_defaults(run=_run_journal)
+
+    from engine.review.cli import add_parser as add_cases_parser
+
+    add_cases_parser(sub)
     return parser
 
 

@@ -3,6 +3,9 @@ over HTTP, the matching engine and both firms as real QuickFIX initiators, the j
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -135,3 +138,31 @@ def test_firm_requests_within_the_window_late_ones_refused(desk):
     status, _ = server.call("FIRMA", "POST", "/api/requests", {"exec_id": "A-REQ-1"})
     assert status == 400
     assert server.metric("ceguard_review_api_errors_total", status="400") >= 1
+
+
+def test_cases_command_lists_and_acts(desk):
+    server, engine, firm_peers = desk
+    send(engine, "FIX.4.4", sides("CLI-1", "DUPE", "70.00", order="CLI-O1"))
+    case = wait_for(lambda: (x := server.case_of("P-CLI-1")) and len(x["exec_ids"]) == 2 and x,
+                    what="the case")
+
+    def cases(*argv: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "engine", "cases", "--url", server.api,
+                               "--token-file", str(server.directory / "secrets" / "alice"),
+                               *argv], capture_output=True, text=True)
+
+    listing = cases("list")
+    assert listing.returncode == 0
+    assert re.search(rf"^\s+{case['id']}\s+open\s+trade\s+determination \+\d+\.\d min\s+"
+                     r"DUPE \(2\) FIRMA FIRMB", listing.stdout, re.M), listing.stdout
+    assert cases("act", str(case["id"]), "take").returncode == 0
+    done = cases("act", str(case["id"]), "bust", "--reason", "70.00 is 16.7% over 60.00")
+    assert done.returncode == 0 and "determined bust by alice" in done.stdout
+    wait_for(lambda: busts_for(firm_peers.peer, FIRMA, "DUPE")
+             and busts_for(firm_peers.peer, FIRMB, "DUPE"), what="the busts at both firms")
+    again = cases("act", str(case["id"]), "stand", "--reason", "changed my mind")
+    assert again.returncode == 1 and "refused (409)" in again.stderr
+    shown = cases("show", str(case["id"]))
+    assert "analyst:alice" in shown.stdout and "determined_bust" in shown.stdout
+    assert re.search(r"A-CLI-1\s+DUPE\s+sell\s+100 @ 70.00\s+FIRMA\s+ref 60.00 \(prev_close\)",
+                     shown.stdout), shown.stdout
