@@ -58,8 +58,8 @@ def determination_lines(case: dict, executions: list, firm: str) -> tuple[str, l
              f"Reason: {case['reason']}"]
     lines += _execution_lines(executions, firm)
     if case.get("deadline_kind") == "appeal":
-        lines.append(f"Appeal in writing by {iso_utc(case['deadline_at'])} "
-                     "(30 minutes of this notice); an appeal does not stay the determination")
+        lines.append(f"Appeal in writing by {iso_utc(case['deadline_at'])}; "
+                     "an appeal does not stay the determination")
     return headline, lines
 
 

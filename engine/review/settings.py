@@ -62,6 +62,11 @@ def load_review(where: str, base: Path, table: object) -> ReviewConfig:
     listen = table.get("listen")
     analysts = _tokens(where, base, "analysts", table.get("analysts", {}))
     firm_tokens = _tokens(where, base, "firm_tokens", table.get("firm_tokens", {}))
+    shared = set(analysts.values()) & set(firm_tokens.values())
+    if shared:
+        firm = next(f for f, token in firm_tokens.items() if token in shared)
+        raise ConfigError(where, f"review.firm_tokens.{firm}", "has the token of an analyst",
+                          "give every analyst and firm its own token")
     if mode == REVIEW and (listen is None or not analysts):
         raise ConfigError(where, "review.listen / review.analysts",
                           "review mode needs the case API and at least one analyst",
