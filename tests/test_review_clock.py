@@ -7,10 +7,14 @@ live beside those of test_review.py's module fixture (same session ids)."""
 
 from __future__ import annotations
 
+from collections import Counter
+
 from tests.live import busts_for, firms, matching_engine, send, sides, wait_for
 from tests.review_live import start_review_server
 
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
+FIRMA = "FIX.4.4:FIRMA->CEGUARD"
+FIRMB = "FIX.4.4:FIRMB->CEGUARD"
 
 
 def test_deadlines_expire_and_events_are_one_case(tmp_path):
@@ -54,6 +58,26 @@ def test_deadlines_expire_and_events_are_one_case(tmp_path):
         steps = server.ok("alice", "GET", f"/api/cases/{joined['id']}")["steps"]
         assert ("clock", "appeal_window_closed") in [(s["actor"], s["action"]) for s in steps]
         assert not busts_for(engine.peer, VENUE, "EVT0")
+
+        # A restart: the cases are in the journal, the rebuild opens none again, the clock
+        # does not warn twice, and a determination after it busts at both firms.
+        cases_before = len(server.ok("alice", "GET", "/api/cases")["cases"])
+        server.stop()
+        server.start()
+        wait_for(lambda: firm_peers.peer.logged_on(FIRMA) and firm_peers.peer.logged_on(FIRMB)
+                 and engine.peer.logged_on(VENUE), what="the sessions back")
+        assert len(server.ok("alice", "GET", "/api/cases")["cases"]) == cases_before
+        left = server.ok("alice", "GET", f"/api/cases/{parts[7]}")
+        assert left["state"] == "open" and left["deadline_status"] == "passed"
+        symbol = left["symbols"][0]
+        server.ok("alice", "POST", f"/api/cases/{parts[7]}/take")
+        server.ok("alice", "POST", f"/api/cases/{parts[7]}/determine",
+                  {"outcome": "bust", "reason": "25% under the close, not an event"})
+        wait_for(lambda: busts_for(firm_peers.peer, FIRMA, symbol)
+                 and busts_for(firm_peers.peer, FIRMB, symbol)
+                 and len(busts_for(engine.peer, VENUE, symbol)) == 2, what="the busts")
+        warned = Counter(e["case"] for e in server.events("case_deadline_passed"))
+        assert warned and max(warned.values()) == 1
     finally:
         engine.stop()
         firm_peers.stop()

@@ -5,8 +5,9 @@ State machine (RULES.md section 4, the six-step playbook):
     open -> under_review -> determined (bust | stand) -> notified -> appealed -> final
                                                              \\-> final (appeal window closed)
 
-A case merged into a declared event is `merged`, an event split into trades `dissolved`. Every change is a
-row of case_steps with who, when and why, written in the same transaction as the change.
+A case merged into a declared event is `merged`, an event split into trades `dissolved`.
+Every change is a row of case_steps with who, when and why, written in the same
+transaction as the change.
 The store runs on the journal's own connection, under the live engine's lock, so a case
 opened for a fill commits with that fill.
 """
