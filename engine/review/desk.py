@@ -14,10 +14,11 @@ import threading
 import time
 from datetime import datetime
 
-from engine.fix.busts import executing_firms, fields_of
+from engine.fix.busts import executing_firms
 from engine.live.engine import LiveEngine
 from engine.live.notifier import FAILED
 from engine.review import cases as c
+from engine.review import views
 from engine.review.cases import CaseError, CaseStore, Execution
 from engine.review.metrics import ReviewMetrics
 from engine.review.notices import appeal_lines, build_notice, determination_lines, iso_utc
@@ -27,7 +28,6 @@ SURVEILLANCE = "surveillance"
 CLOCK = "clock"
 CEGUARD = "ceguard"
 CLOCK_SECONDS = 0.5
-CHART_NEIGHBOURS = 40  # prices of the symbol on each side of a case's executions
 
 
 class ReviewDesk:
@@ -280,7 +280,8 @@ class ReviewDesk:
     def list(self, states: tuple[str, ...] = (), firm: str | None = None) -> list[dict]:
         with self.engine.lock:
             now = time.time()
-            return [self._summary(case, now) for case in self.store.list(states, firm)]
+            return [views.summary(self.store, case, now, self.config.nearing_seconds)
+                    for case in self.store.list(states, firm)]
 
     def view(self, case_id: int, firm: str | None = None) -> dict:
         with self.engine.lock:
@@ -291,24 +292,8 @@ class ReviewDesk:
     def chart(self, case_id: int) -> dict:
         """Prices of the case's first symbol around its executions, for the console."""
         with self.engine.lock:
-            executions = self.store.executions(case_id)
-            if not executions:
-                return {"symbol": None, "points": [], "marked": []}
-            symbol = executions[0].symbol
-            seqs = [e.fill_seq for e in executions if e.symbol == symbol]
-            rows = self.db.execute(
-                "SELECT fill_seq, record FROM decisions WHERE symbol = ? AND fill_seq "
-                "BETWEEN ? AND ? AND verdict != 'rejected' ORDER BY fill_seq",
-                (symbol, min(seqs) - 50 * CHART_NEIGHBOURS, max(seqs) + 50 * CHART_NEIGHBOURS))
-            points = [(seq, json.loads(record)) for seq, record in rows]
-            first = next(i for i, (seq, _) in enumerate(points) if seq in seqs)
-            points = points[max(0, first - CHART_NEIGHBOURS):first + len(seqs)
-                            + CHART_NEIGHBOURS]
-            return {"symbol": symbol, "marked": seqs,
-                    "points": [{"fill_seq": seq, "price": r["price"],
-                                "time": r["transact_time"], "verdict": r["verdict"]}
-                               for seq, r in points],
-                    "record": self.engine.journal.decision(seqs[0])}
+            return views.chart(self.store, self.engine.journal, case_id)
+
 
     # The clock.
 
@@ -408,11 +393,9 @@ class ReviewDesk:
             raise
 
     def _warned(self, case: dict, level: str) -> None:
-        self.engine.journal.begin()
-        self.store.update(case["id"], warned=level)
-        self.store.step(case["id"], time.time(), CLOCK, f"deadline_{level}", case["state"],
-                        f"{case['deadline_kind']} due {iso_utc(case['deadline_at'])}")
-        self.engine.journal.commit()
+        self._change(case["id"], CLOCK, f"deadline_{level}", case["state"],
+                     f"{case['deadline_kind']} due {iso_utc(case['deadline_at'])}",
+                     warned=level)
 
     def _notify_determination(self, case_id: int) -> None:
         """Busts (if bust), then the notices with the appeal deadline, then `notified`."""
@@ -462,38 +445,9 @@ class ReviewDesk:
             log("case_notice", case=case_id, kind=kind, firm=firm, session=session,
                 result=status, detail=detail)
 
-    def _summary(self, case: dict, now: float) -> dict:
-        executions = self.store.executions(case["id"])
-        left = None if case["deadline_at"] is None else case["deadline_at"] - now
-        return {
-            "id": case["id"], "kind": case["kind"], "origin": case["origin"],
-            "state": case["state"], "opened_at": iso_utc(case["opened_at"]),
-            "deadline": case["deadline_kind"], "deadline_at": iso_utc(case["deadline_at"]),
-            "seconds_left": None if left is None else round(left, 1),
-            "deadline_status": None if left is None else
-            ("passed" if left <= 0 else
-             "nearing" if left <= self.config.nearing_seconds else "ok"),
-            "analyst": case["analyst"], "outcome": case["outcome"], "reason": case["reason"],
-            "appeal_outcome": case["appeal_outcome"], "merged_into": case["merged_into"],
-            "symbols": sorted({e.symbol for e in executions}),
-            "exec_ids": [e.exec_id for e in executions],
-            "firms": sorted({e.firm for e in executions if e.firm}),
-        }
-
     def _view(self, case_id: int) -> dict:
-        case = self.store.get(case_id)
-        result = self._summary(case, time.time())
-        result["executions"] = []
-        for e in self.store.executions(case_id):
-            _, raw = self.engine.journal.fill(e.fill_seq)
-            fields = fields_of(raw)
-            result["executions"].append({
-                "fill_seq": e.fill_seq, "firm": e.firm, "order_id": fields.get(37),
-                "aggressor": fields.get(1057), "last_mkt": fields.get(30),
-                "record": self.engine.journal.decision(e.fill_seq)})
-        result["steps"] = [{**s, "at": iso_utc(s["at"])} for s in self.store.steps(case_id)]
-        result["notices"] = [{**n, "at": iso_utc(n["at"])} for n in self.store.notices(case_id)]
-        return result
+        return views.detail(self.store, self.engine.journal, case_id,
+                            self.config.nearing_seconds)
 
 
 def _execution(seq: int, raw: bytes, record: dict) -> Execution:
