@@ -104,6 +104,11 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
 
+    def kill(self) -> None:
+        """SIGKILL: no logout, no journal close, nothing flushed that was not already."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
+
     def events(self, name: str | None = None) -> list[dict]:
         if not self.log_path.exists():
             return []

@@ -1,9 +1,13 @@
 """What QuickFIX's FileStore holds of ceguard's outgoing messages (FIX_NOTES.md 3.2).
 
-`<FileStorePath>/<Begin>-<Sender>-<Target>[-<Qualifier>].body` is every message QuickFIX
-stored for a session, back to back; it is written when sendToTarget returns, whether or
-not the counterparty was logged on. A bust whose ExecID is in it has been handed over,
-and QuickFIX will deliver it (now or by resend): sending it again would duplicate it.
+For a session, `<FileStorePath>/<Begin>-<Sender>-<Target>[-<Qualifier>]` + `.body` (the
+stored messages back to back), `.header` (`seq,offset,size` triples; a later triple for
+a seq overrides an earlier one) and `.seqnums` (next sender : next target MsgSeqNum).
+sendToTarget stores a message before it writes it to the socket, and QuickFIX resends
+stored messages on request; a message counts as stored once its MsgSeqNum is below the
+next sender number (a crash between the two writes leaves that number to be re-used).
+A bust found there has been handed over and will be delivered: sending it again would
+duplicate it.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ import quickfix as fix
 _EXEC_ID = re.compile(rb"\x0117=([^\x01]*)\x01")
 
 
-def body_path(settings: fix.SessionSettings, sid: fix.SessionID) -> Path | None:
+def store_prefix(settings: fix.SessionSettings, sid: fix.SessionID) -> Path | None:
     dictionary = settings.get(sid)
     if not dictionary.has("FileStorePath"):
         return None
@@ -24,11 +28,26 @@ def body_path(settings: fix.SessionSettings, sid: fix.SessionID) -> Path | None:
                                       sid.getSenderCompID().getValue(),
                                       sid.getTargetCompID().getValue(),
                                       sid.getSessionQualifier()) if part)
-    return Path(dictionary.getString("FileStorePath")) / f"{name}.body"
+    return Path(dictionary.getString("FileStorePath")) / name
 
 
-def stored_exec_ids(path: Path | None) -> set[str]:
-    """ExecIDs (17) of the messages in a session's store; empty when there is none."""
-    if path is None or not path.is_file():
+def stored_exec_ids(prefix: Path | None) -> set[str]:
+    """ExecIDs (17) of the messages QuickFIX holds for a session; empty without a store."""
+    if prefix is None:
         return set()
-    return {m.decode("latin-1") for m in _EXEC_ID.findall(path.read_bytes())}
+    body, header, seqnums = (prefix.with_name(prefix.name + ext)
+                             for ext in (".body", ".header", ".seqnums"))
+    if not (body.is_file() and header.is_file() and seqnums.is_file()):
+        return set()
+    next_sender = int(seqnums.read_text().partition(":")[0])
+    where: dict[int, tuple[int, int]] = {}
+    for triple in header.read_text().split():
+        seq, offset, size = (int(n) for n in triple.split(","))
+        where[seq] = (offset, size)
+    data = body.read_bytes()
+    found = set()
+    for seq, (offset, size) in where.items():
+        match = _EXEC_ID.search(data, offset, offset + size) if seq < next_sender else None
+        if match:
+            found.add(match.group(1).decode("latin-1"))
+    return found

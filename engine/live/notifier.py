@@ -10,7 +10,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from engine.live.fixstore import body_path, stored_exec_ids
+from engine.live.fixstore import store_prefix, stored_exec_ids
 
 SENT = "sent"
 QUEUED = "queued"
@@ -21,15 +21,15 @@ class Notifier:
     def __init__(self, session_ids: list[fix.SessionID], settings: fix.SessionSettings
                  ) -> None:
         self._sessions = {sid.toString(): sid for sid in session_ids}
-        self._bodies: dict[str, Path | None] = {
-            name: body_path(settings, sid) for name, sid in self._sessions.items()}
+        self._stores: dict[str, Path | None] = {
+            name: store_prefix(settings, sid) for name, sid in self._sessions.items()}
 
     def known(self, session: str) -> bool:
         return session in self._sessions
 
     def stored_exec_ids(self, session: str) -> set[str]:
         """ExecIDs of the messages QuickFIX's store holds for `session` (outgoing)."""
-        return stored_exec_ids(self._bodies.get(session))
+        return stored_exec_ids(self._stores.get(session))
 
     def begin_string(self, session: str) -> str:
         return self._sessions[session].getBeginString().getValue()
