@@ -87,8 +87,11 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.executescript(_SCHEMA)
-        self._db.execute("INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)",
+        # Written only when it changes (a reader such as `ceguard journal` writes nothing).
+        self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND value <> ?",
+                         (str(SCHEMA_VERSION), str(SCHEMA_VERSION)))
 
     def close(self) -> None:
         self._db.close()
