@@ -14,7 +14,7 @@ from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.settings import load_session_settings
 from engine.journal.store import Journal
-from engine.live.engine import LiveEngine
+from engine.live.engine import JOURNAL_ERRORS, LiveEngine
 from engine.live.notifier import Notifier
 from engine.live.sessions import DropCopySessions
 from engine.obs.logging import configure_logging, get_logger
@@ -48,10 +48,17 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           f"({exc.strerror})", "choose a free port or stop the other process"
                           ) from exc
 
-    engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
-                        lambda: Journal(config.journal, config.journal_synchronous),
-                        metrics, config.firms, config.settle_seconds, log)
-    rebuilt = engine.rebuild()
+    try:
+        engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
+                            lambda: Journal(config.journal, config.journal_synchronous),
+                            metrics, config.firms, config.settle_seconds, log)
+        rebuilt = engine.rebuild()
+    except JOURNAL_ERRORS as exc:
+        raise ConfigError(str(config.source), "journal.path",
+                          f"cannot open or read the journal {config.journal} "
+                          f"({type(exc).__name__}: {exc})",
+                          "check that its folder is writable and its disk has free space"
+                          ) from exc
     bust_only = set(config.firms.values())
     app = CeguardApplication(engine, metrics, bust_only, log)
     try:
