@@ -12,6 +12,7 @@ import errno
 import json
 import re
 import socket
+import sqlite3
 import subprocess
 import threading
 from contextlib import contextmanager
@@ -265,4 +266,45 @@ def test_a_gap_from_the_matching_engine_is_resent_and_judged_once(tmp_path):
     finally:
         engine.stop()
         proxy.close()
+        server.stop()
+
+
+def test_a_bust_quickfix_already_stored_is_not_sent_again_after_a_crash(tmp_path):
+    server = start_server(tmp_path)
+    engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
+    session = "FIX.4.4:MATCHING1->CEGUARD"
+    firm_peers = None
+    try:
+        assert engine.wait_logon()
+        send(engine, "FIX.4.4", sides("REC-1", "FAT", "66.00", order="REC-O"))
+        wait_for(lambda: len(busts_for(engine.peer, session, "FAT")) == 2, what="venue busts")
+        wait_for(lambda: server.metric("ceguard_busts_sent_total", recipient="firm",
+                                       result="queued") == 2, what="two queued firm busts")
+        engine.stop()
+        server.stop()
+        # The state a crash between sendToTarget and the journal's status update leaves:
+        # the journal says pending, QuickFIX's store holds the bust.
+        with sqlite3.connect(server.journal) as db:
+            db.execute("UPDATE busts SET status = 'pending'")
+        server.start()
+        serving = server.events("serving")[-1]
+        assert (serving["busts_resent"], serving["busts_found_handed_over"]) == (0, 4)
+
+        engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
+        firm_peers = firms(server, tmp_path / "firm-peers")
+        assert engine.wait_logon() and firm_peers.wait_logon()
+        wait_for(lambda: len(firm_peers.peer.messages()) == 2, what="the firms' busts")
+        engine.stop()
+        firm_peers.stop()
+        server.stop()  # nothing more can arrive: count
+        assert busts_for(engine.peer, session, "FAT") == []  # received before, not again
+        assert sorted(fields(raw)[19] for raw in firm_peers.peer.messages()) == [
+            "A-REC-1", "P-REC-1"]
+        rows = journal_rows(server, "SELECT status, detail FROM busts")
+        assert {status for status, _ in rows} == {"sent"}
+        assert all("found in its store" in detail for _, detail in rows)
+    finally:
+        engine.stop()
+        if firm_peers:
+            firm_peers.stop()
         server.stop()

@@ -237,10 +237,12 @@ class LiveEngine:
     def _realign(self, session: str, last: int | None) -> None:
         moved = self.sessions.realign(session, last)
         if moved is not None:
-            self.log.warning("seqnum_realigned", session=session, store_expected=moved[0],
-                             journal_expected=moved[1],
-                             detail="QuickFIX advanced over fills the journal does not have; "
-                                    "they are requested again")
+            # Routine after heartbeats that followed the last fill (they come back as a
+            # gap fill); after a journal failure it is what brings the refused fills back.
+            self.log.info("seqnum_realigned", session=session, store_expected=moved[0],
+                          journal_expected=moved[1],
+                          detail="expected MsgSeqNum set back to the last journaled fill's "
+                                 "+ 1: QuickFIX asks for a resend of what follows")
 
     # Internals, all under the lock.
 
