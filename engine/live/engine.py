@@ -140,10 +140,12 @@ class LiveEngine:
             if self.halted is not None:
                 self.metrics.refused.labels(session).inc()
                 return
+            seq = self._next_seq
             try:
                 self._accept(raw, session, msg_seq_num, received)
             except JOURNAL_ERRORS as exc:
-                self.metrics.refused.labels(session).inc()
+                if self._next_seq == seq:  # not journaled (else a bust status update failed)
+                    self.metrics.refused.labels(session).inc()
                 self._halt(exc)
 
     def _accept(self, raw: bytes, session: str, msg_seq_num: int, received: float) -> None:
@@ -232,7 +234,10 @@ class LiveEngine:
                              busts_found_handed_over=recovered)
         except JOURNAL_ERRORS:
             if self.journal is not journal:
-                journal.close()
+                try:
+                    journal.close()
+                except JOURNAL_ERRORS:
+                    pass
 
     def _realign(self, session: str, last: int | None) -> None:
         moved = self.sessions.realign(session, last)
@@ -353,8 +358,9 @@ class LiveEngine:
             if bust.session not in stored:
                 stored[bust.session] = self.notifier.stored_exec_ids(bust.session)
             if bust.bust_exec_id in stored[bust.session]:
-                self._record(bust, record, SENT, "handed to QuickFIX before the restart "
-                                                 "(found in its store); not sent again")
+                self._record(bust, record, SENT, "handed to QuickFIX before the stop or "
+                                                 "journal failure (found in its store); "
+                                                 "not sent again")
                 recovered += 1
             else:
                 session, raw = self.journal.fill(bust.fill_seq)
