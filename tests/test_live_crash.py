@@ -6,8 +6,10 @@ initiators receive them, in fromApp), and the decisions are those of `ceguard re
 
 The journal runs with synchronous = "normal" here: a SIGKILL loses nothing SQLite has
 written (the page cache survives the process), only a power loss would, and "full"
-would make the stream fsync-bound. The kill points come from a seeded generator but
-land wherever the stream is at that moment; the figures are printed (pytest -s).
+would make the stream fsync-bound. The kill points are fill counts from a seeded
+generator, spread over the stream; where exactly each kill lands (inside a transaction,
+between the journal and QuickFIX, amid a bust) is chance. The figures are printed
+(pytest -s).
 """
 
 from __future__ import annotations
@@ -100,9 +102,11 @@ def test_sigkill_mid_stream_loses_and_duplicates_nothing(tmp_path):
         streamed = threading.Event()
         sender = threading.Thread(target=stream_fills, args=(venue, fills, streamed))
         sender.start()
-        pause = threading.Event()
-        for _ in range(KILLS):
-            pause.wait(rng.uniform(0.5, 2.5))
+        # Kill points spread over the stream: when the journal reaches random fill counts.
+        journaled = lambda: journal_rows(server, "SELECT COALESCE(MAX(seq), 0) FROM fills")
+        for point in sorted(rng.uniform(0.05, 0.95) * len(fills) for _ in range(KILLS)):
+            wait_for(lambda: journaled()[0][0] >= point, timeout=90,
+                     what=f"{point:.0f} fills journaled")
             server.kill()
             kills += 1
             server.start()
