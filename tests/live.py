@@ -51,6 +51,8 @@ class Server:
     fix_port: int
     metrics_port: int
     process: subprocess.Popen | None = None
+    journal_name: str = "journal.sqlite"  # relative to `directory`
+    synchronous: str = "full"
 
     @property
     def config(self) -> Path:
@@ -58,7 +60,7 @@ class Server:
 
     @property
     def journal(self) -> Path:
-        return self.directory / "journal.sqlite"
+        return self.directory / self.journal_name
 
     @property
     def log_path(self) -> Path:
@@ -76,7 +78,8 @@ FileLogPath = "fixlog"
 instruments = "{instruments}"
 settle_seconds = {settle_seconds}
 [journal]
-path = "journal.sqlite"
+path = "{self.journal_name}"
+synchronous = "{self.synchronous}"
 [metrics]
 listen = "127.0.0.1:{self.metrics_port}"
 [firms]
@@ -100,6 +103,11 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
             self.process.wait(timeout=30)
+
+    def kill(self) -> None:
+        """SIGKILL: no logout, no journal close, nothing flushed that was not already."""
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=30)
 
     def events(self, name: str | None = None) -> list[dict]:
         if not self.log_path.exists():
@@ -129,10 +137,11 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
         return total
 
 
-def start_server(directory: Path, settle_seconds: float = 0) -> Server:
-    """A fresh `ceguard serve` in `directory`, on free ports, with the test instruments."""
+def start_server(directory: Path, settle_seconds: float = 0, **journal: str) -> Server:
+    """A fresh `ceguard serve` in `directory`, on free ports, with the test instruments
+    (`journal`: Server's journal_name and synchronous)."""
     write_instruments(directory / "instruments.csv")
-    server = Server(directory, free_port(), free_port())
+    server = Server(directory, free_port(), free_port(), **journal)
     server.write_config(directory / "instruments.csv", settle_seconds)
     server.start()
     return server
@@ -144,10 +153,11 @@ def firms(server: Server, state: Path) -> Initiator:
     return Initiator(settings, Peer())
 
 
-def matching_engine(server: Server, state: Path, versions=tuple(SESSIONS)) -> Initiator:
+def matching_engine(server: Server, state: Path, versions=tuple(SESSIONS),
+                    peer: Peer | None = None) -> Initiator:
     settings = initiator_settings("127.0.0.1", server.fix_port, state,
                                   [(SESSIONS[v], ENGINE, ACCEPTOR) for v in versions])
-    return Initiator(settings, Peer())
+    return Initiator(settings, peer or Peer())
 
 
 def fields(raw: str) -> dict[int, str]:

@@ -14,6 +14,7 @@ import pytest
 from engine.config import DEFAULT_CONFIG, load_config
 from engine.errors import ConfigError
 from engine.fix.settings import load_session_settings
+from tests.live import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = json.loads((ROOT / "schemas" / "engine-config.schema.json").read_text())
@@ -106,3 +107,13 @@ def test_a_missing_config_file_stops_serve_with_exit_2(tmp_path):
     result = run_serve(tmp_path / "nope.toml")
     assert result.returncode == 2
     assert "nope.toml: (file): cannot be read" in result.stderr
+
+
+def test_a_journal_that_cannot_be_opened_stops_serve_with_exit_2(tmp_path):
+    (tmp_path / "blocker").write_text("")  # a file where the journal's folder should be
+    config = write(tmp_path, GOOD.replace('path = "j.sqlite"', 'path = "blocker/j.sqlite"')
+                   + f'[metrics]\nlisten = "127.0.0.1:{free_port()}"\n')
+    result = run_serve(config)
+    assert result.returncode == 2
+    assert f"{config}: journal.path: cannot open or read the journal" in result.stderr
+    assert "Fix: check that its folder is writable" in result.stderr

@@ -3,7 +3,8 @@
 No exception may escape a callback: quickfix's SWIG director turns any Python exception
 other than its own FIX ones into Py_Exit, which hangs the process (FIX_NOTES.md 1.2).
 Every callback body is therefore guarded; fromApp raises only UnsupportedMessageType,
-which QuickFIX answers with a BusinessMessageReject (35=j).
+which QuickFIX answers with a BusinessMessageReject (35=j), and fromAdmin only
+RejectLogon, which QuickFIX answers with a Logout carrying the reason.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import quickfix as fix
 
 from engine.live.engine import LiveEngine
+from engine.live.sessions import DropCopySessions
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
 
 _EXECUTION_REPORT = b"\x0135=8\x01"
@@ -23,6 +25,7 @@ class CeguardApplication(fix.Application):
         self.metrics = metrics
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
         self.log = log
+        self.sessions: DropCopySessions | None = None  # set once the acceptor exists
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         try:
@@ -43,6 +46,8 @@ class CeguardApplication(fix.Application):
             session = session_id.toString()
             self.metrics.session_up.labels(session).set(0)
             self.log.info("logout", session=session)
+            if self.sessions is not None:
+                self.sessions.after_logout(session)
         except Exception:
             self.log.exception("callback_failed", callback="onLogout")
 
@@ -50,7 +55,25 @@ class CeguardApplication(fix.Application):
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        refusal = self._journal_refusal(message, session_id)
+        if refusal is not None:
+            raise fix.RejectLogon(refusal)
+
+    def _journal_refusal(self, message: fix.Message, session_id: fix.SessionID) -> str | None:
+        """A drop-copy Logon: the reason to refuse it while the journal is unusable;
+        otherwise its expected MsgSeqNum is set back to the journal's (engine.admit_logon)
+        before QuickFIX checks the Logon's own, so missing fills are asked for again."""
+        try:
+            session = session_id.toString()
+            if message.getHeader().getField(35) != "A" or session in self.bust_only:
+                return None
+            refusal = self.engine.admit_logon(session)
+            if refusal is not None:
+                self.log.warning("logon_refused", session=session, reason=refusal)
+            return refusal
+        except Exception:
+            self.log.exception("callback_failed", callback="fromAdmin")
+            return None
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
@@ -65,7 +88,7 @@ class CeguardApplication(fix.Application):
                 self.log.warning("unsupported_message", session=session,
                                  msg_type=message.getHeader().getField(35))
             else:
-                self.engine.on_fill(raw, session)
+                self.engine.on_fill(raw, session, int(message.getHeader().getField(34)))
         except Exception:
             # Not re-raised (that would kill the process); counted and logged loudly.
             self.metrics.rejects.labels(INTERNAL_ERROR).inc()

@@ -1,7 +1,11 @@
 """The journal: an SQLite file (WAL) of every fill received, every decision, every bust.
 
-It is written inside QuickFIX's fromApp, before the callback returns: QuickFIX advances
-the inbound sequence number only after that, so a fill is either journaled or sent again.
+It is written inside QuickFIX's fromApp, before the callback returns. QuickFIX advances
+the inbound sequence number after the callback whether or not the journal took the fill,
+so the journal keeps its own account: the MsgSeqNum (34) of the last fill it journaled
+per session (table `inbound`). At start-up and at every logon of a drop-copy session the
+session's expected sequence number is set back to that + 1 when QuickFIX's store is
+ahead, and QuickFIX asks the matching engine to resend the rest (engine/live/sessions.py).
 The fills table, replayed in order with the recorded window closes, rebuilds the
 surveillance core exactly (reference prices, seen ExecIDs, pending candidates); the
 busts table says which busts still have to go out after a restart.
@@ -15,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -53,6 +57,11 @@ CREATE TABLE IF NOT EXISTS busts (
     PRIMARY KEY (bust_exec_id, session)
 );
 CREATE INDEX IF NOT EXISTS busts_status ON busts(status);
+CREATE TABLE IF NOT EXISTS inbound (
+    session TEXT PRIMARY KEY,         -- drop-copy session id
+    last_msg_seq_num INTEGER NOT NULL,  -- MsgSeqNum (34) of its last journaled fill
+    fill_seq INTEGER NOT NULL         -- and that fill's number
+);
 """
 
 
@@ -78,8 +87,11 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
         self._db.executescript(_SCHEMA)
+        # Written only when it changes (a reader such as `ceguard journal` writes nothing).
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
+        self._db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version' AND value <> ?",
+                         (str(SCHEMA_VERSION), str(SCHEMA_VERSION)))
 
     def close(self) -> None:
         self._db.close()
@@ -102,9 +114,22 @@ class Journal:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
-    def add_fill(self, seq: int, received_at: str, session: str, raw: bytes) -> None:
+    def add_fill(self, seq: int, received_at: str, session: str, raw: bytes,
+                 msg_seq_num: int) -> None:
         self._db.execute("INSERT INTO fills VALUES (?, ?, ?, ?)",
                          (seq, received_at, session, raw))
+        self._db.execute("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
+                         (session, msg_seq_num, seq))
+
+    def probe(self, at: str) -> None:
+        """A write that must reach the disk: is the journal usable again?"""
+        self.begin()
+        try:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('last_probe', ?)", (at,))
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
 
     def add_window_close(self, after_seq: int, closed_at: str) -> None:
         self._db.execute("INSERT OR IGNORE INTO window_closes VALUES (?, ?)",
@@ -137,6 +162,10 @@ class Journal:
 
     def fills(self) -> Iterator[tuple[int, str, bytes]]:
         yield from self._db.execute("SELECT seq, session, raw FROM fills ORDER BY seq")
+
+    def last_msg_seq_nums(self) -> dict[str, int]:
+        """Per drop-copy session, the MsgSeqNum of the last fill journaled from it."""
+        return dict(self._db.execute("SELECT session, last_msg_seq_num FROM inbound"))
 
     def window_closes(self) -> set[int]:
         return {seq for (seq,) in self._db.execute("SELECT after_seq FROM window_closes")}

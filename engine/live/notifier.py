@@ -6,7 +6,11 @@ A session that is not logged on still takes the message: QuickFIX stores it
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import quickfix as fix
+
+from engine.live.fixstore import store_prefix, stored_exec_ids
 
 SENT = "sent"
 QUEUED = "queued"
@@ -14,11 +18,18 @@ FAILED = "failed"
 
 
 class Notifier:
-    def __init__(self, session_ids: list[fix.SessionID]) -> None:
+    def __init__(self, session_ids: list[fix.SessionID], settings: fix.SessionSettings
+                 ) -> None:
         self._sessions = {sid.toString(): sid for sid in session_ids}
+        self._stores: dict[str, Path | None] = {
+            name: store_prefix(settings, sid) for name, sid in self._sessions.items()}
 
     def known(self, session: str) -> bool:
         return session in self._sessions
+
+    def stored_exec_ids(self, session: str) -> set[str]:
+        """ExecIDs of the messages QuickFIX's store holds for `session` (outgoing)."""
+        return stored_exec_ids(self._stores.get(session))
 
     def begin_string(self, session: str) -> str:
         return self._sessions[session].getBeginString().getValue()

@@ -14,8 +14,9 @@ from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.settings import load_session_settings
 from engine.journal.store import Journal
-from engine.live.engine import LiveEngine
+from engine.live.engine import JOURNAL_ERRORS, LiveEngine
 from engine.live.notifier import Notifier
+from engine.live.sessions import DropCopySessions
 from engine.obs.logging import configure_logging, get_logger
 from engine.obs.metrics import Metrics
 from engine.review.service import review_service
@@ -48,10 +49,17 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           f"({exc.strerror})", "choose a free port or stop the other process"
                           ) from exc
 
-    journal = Journal(config.journal, config.journal_synchronous)
-    engine = LiveEngine(Surveillance(rulebook, instruments), journal, metrics, config.firms,
-                        config.settle_seconds, log)
-    rebuilt = engine.rebuild()
+    try:
+        engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
+                            lambda: Journal(config.journal, config.journal_synchronous),
+                            metrics, config.firms, config.settle_seconds, log)
+        rebuilt = engine.rebuild()
+    except JOURNAL_ERRORS as exc:
+        raise ConfigError(str(config.source), "journal.path",
+                          f"cannot open or read the journal {config.journal} "
+                          f"({type(exc).__name__}: {exc})",
+                          "check that its folder is writable and its disk has free space"
+                          ) from exc
     review = review_service(config, engine, metrics, log)  # review mode: cases, not busts
     bust_only = set(config.firms.values())
     app = CeguardApplication(engine, metrics, bust_only, log)
@@ -59,22 +67,27 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
                                       fix_settings.settings,
                                       fix.FileLogFactory(fix_settings.settings))
+        # The sessions exist now; set them back to the journal before any logon.
+        session_ids = list(acceptor.getSessions())
+        drop_copies = DropCopySessions([s for s in session_ids
+                                        if s.toString() not in bust_only])
+        app.sessions = drop_copies
+        engine.attach(Notifier(session_ids, fix_settings.settings), drop_copies)
+        engine.realign()
         acceptor.start()
     except (fix.ConfigError, fix.RuntimeError) as exc:
         raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
                           f"QuickFIX cannot start the acceptor: {exc}",
                           "check the port is free and the session settings are valid") from exc
-    session_ids = list(acceptor.getSessions())
-    engine.attach(Notifier(session_ids))
     if review is not None:
         review.start()
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
              sessions=fix_settings.sessions, instruments=len(instruments),
              rulebook=str(config.rulebook or "built-in"), journal=str(config.journal),
              settle_seconds=config.settle_seconds, firms=config.firms)
-    resent = engine.resend_unsent()
+    resent, recovered = engine.resend_unsent()
     log.info("serving", port=_port(fix_settings.text), fills_rebuilt=rebuilt,
-             busts_resent=resent,
+             busts_resent=resent, busts_found_handed_over=recovered,
              metrics_url=f"http://{config.metrics_host}:{config.metrics_port}/metrics")
 
     stop = stop or _stop_on_signals()
@@ -90,7 +103,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
             review.stop()
         acceptor.stop()
         with engine.lock:
-            journal.close()
+            engine.journal.close()
         log.info("stopped")
     return 0
 

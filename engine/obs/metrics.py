@@ -61,6 +61,18 @@ class Metrics:
                                 "Next MsgSeqNum ceguard sends", ["session"], registry=r)
         self.target_seq = Gauge("ceguard_session_next_target_seqnum",
                                 "Next MsgSeqNum ceguard expects", ["session"], registry=r)
+        # Faults (issue 4): the journal's health and the fills it made the engine refuse.
+        self.journal_writable = Gauge("ceguard_journal_writable",
+                                      "1 while the journal takes writes; 0 while fills are "
+                                      "refused for a journal failure", registry=r)
+        self.journal_failures = Counter("ceguard_journal_failures",
+                                        "Journal writes that failed (each halts the engine "
+                                        "until a probe write succeeds)", registry=r)
+        self.refused = Counter("ceguard_fills_refused",
+                               "Fills not taken while the journal was unusable (the "
+                               "matching engine resends them after the resume)",
+                               ["session"], registry=r)
+        self.journal_writable.set(1)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)
@@ -82,6 +94,7 @@ class Metrics:
         self.session_up.labels(session).set(0)
         self.fills.labels(session)
         self.duplicates.labels(session)
+        self.refused.labels(session)
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics over HTTP from a daemon thread."""

@@ -15,6 +15,7 @@ opened for a fill commits with that fill.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 
 OPEN = "open"
@@ -100,9 +101,13 @@ class Execution:
 
 
 class CaseStore:
-    def __init__(self, db: sqlite3.Connection) -> None:
-        self.db = db
-        db.executescript(_SCHEMA)
+    def __init__(self, connection: Callable[[], sqlite3.Connection]) -> None:
+        self._connection = connection
+        self.db.executescript(_SCHEMA)
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        return self._connection()
 
     # Writing (inside a transaction the caller holds).
 

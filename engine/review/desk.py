@@ -37,8 +37,8 @@ class ReviewDesk:
         self.config = config
         self.metrics = metrics
         self.log = log
-        self.db = engine.journal.connection()
-        self.store = CaseStore(self.db)
+        # The journal's current connection: the live engine reopens it after a disk failure.
+        self.store = CaseStore(lambda: engine.journal.connection())
 
     # Identification.
 
@@ -83,7 +83,7 @@ class ReviewDesk:
             raise CaseError(400, "give the factual basis of the request in 'reason'")
         with self.engine.lock:
             now = time.time()
-            found = self.db.execute("SELECT fill_seq, record FROM decisions WHERE exec_id = ? "
+            found = self.store.db.execute("SELECT fill_seq, record FROM decisions WHERE exec_id = ? "
                                     "ORDER BY fill_seq DESC LIMIT 1", (exec_id,)).fetchone()
             if found is None:
                 return self._refuse(firm, "unknown", 404, f"no execution {exec_id} is known")
@@ -102,7 +102,7 @@ class ReviewDesk:
                     f"at {record['transact_time']}; a request must be filed within "
                     f"{window / 60:g} minutes of the execution"
                     + (" (routed)" if routed else " (60 for a routed execution)"))
-            if self.db.execute("SELECT 1 FROM busts WHERE exec_id = ? LIMIT 1",
+            if self.store.db.execute("SELECT 1 FROM busts WHERE exec_id = ? LIMIT 1",
                                (exec_id,)).fetchone():
                 return self._refuse(firm, "busted", 409, f"execution {exec_id} is already "
                                     "busted")
@@ -360,7 +360,7 @@ class ReviewDesk:
         """The execution and, by TrdMatchID, the other side of its match."""
         seqs = [seq]
         if record.get("trade_id"):
-            seqs = [s for (s,) in self.db.execute(
+            seqs = [s for (s,) in self.store.db.execute(
                 "SELECT fill_seq FROM decisions WHERE symbol = ? AND "
                 "json_extract(record, '$.trade_id') = ? ORDER BY fill_seq",
                 (record["symbol"], record["trade_id"]))]
