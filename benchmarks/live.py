@@ -450,20 +450,22 @@ def throughput(base: Path, name: str, synchronous: str | None, symbols: int, war
 
 
 def memory(base: Path, symbols: int, checkpoints: list[int], profile: Path | None) -> dict:
-    """ceguard (synchronous normal) fed up to each checkpoint; rate and RSS at each."""
+    """ceguard (synchronous normal) fed up to each checkpoint; rate and RSS at each.
+
+    Each chunk is encoded just before it is sent: its SendingTime must stay within
+    QuickFIX's MaxLatency (120 s) of its arrival.
+    """
     flow = Flow(symbols)
     server = Server(base, "memory", flow, "normal")
     rows = []
     try:
         conn = Connection(server.port, flow)
         done = 0
-        for checkpoint in checkpoints:
+        for number, checkpoint in enumerate(checkpoints):
             messages, _ = flow.fills(checkpoint - done)
-            spy = None
-            if profile is not None and done > 0 and spy is None:
-                spy = start_profile(server, 15, profile)
-                profile = None
-                time.sleep(1.5)
+            spy = start_profile(server, 15, profile) if profile and number == 1 else None
+            if spy is not None:
+                time.sleep(1.5)  # py-spy attaches
             seconds, _ = blast(conn, messages)
             if spy is not None:
                 spy.wait()
@@ -599,8 +601,9 @@ def main() -> int:
                 if spy:
                     print(summarize_profile(spy), flush=True)
         if "latency" in only:
-            for sync in ("full", "normal"):
-                r = latency(base, f"latency-{sync}", sync, args.symbols, args.latency_rate,
+            for sync, rate in (("full", args.latency_rate), ("normal", args.latency_rate),
+                               ("full", args.latency_rate / 5)):
+                r = latency(base, f"latency-{sync}-{rate:.0f}", sync, args.symbols, rate,
                             args.latency_seconds, args.bust_every)
                 print(f"latency {sync}: {r['busts']} busts of {r['fills']:,} fills at "
                       f"{r['offered_rate']:,.0f}/s, {r['received']} received; engine histogram:"
@@ -611,7 +614,7 @@ def main() -> int:
                                 f"{r['offered_rate']:,.0f} fills/s, {r['received']} busts, "
                                 f"max {r['max'] * 1e3:.1f} ms"))
         if "memory" in only:
-            points = [c for c in (10_000, 250_000, 500_000, 1_000_000) if c < args.memory_fills]
+            points = [10_000, *range(250_000, args.memory_fills, 250_000)]
             spy = profile_dir / "memory-normal.txt" if profile_dir else None
             r = memory(base, args.symbols, points + [args.memory_fills], spy)
             for row in r["rows"]:
