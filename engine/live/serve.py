@@ -13,6 +13,7 @@ from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.settings import load_session_settings
+from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.live.notifier import Notifier
@@ -47,7 +48,9 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           f"({exc.strerror})", "choose a free port or stop the other process"
                           ) from exc
 
-    journal = Journal(config.journal, config.journal_synchronous)
+    journal = Journal(config.journal, config.journal_synchronous, BACKSTOP_PAGES)
+    checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
+    checkpointer.start()
     engine = LiveEngine(Surveillance(rulebook, instruments), journal, metrics, config.firms,
                         config.settle_seconds, log)
     rebuilt = engine.rebuild()
@@ -83,6 +86,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                 _export_seqnums(session_ids, metrics)
     finally:
         acceptor.stop()
+        checkpointer.stop()
         with engine.lock:
             journal.close()
         log.info("stopped")
