@@ -403,6 +403,7 @@ def summarize_profile(path: Path, top: int = 12) -> str:
     for line in path.read_text().splitlines():
         stack, _, count = line.rpartition(" ")
         n = int(count)
+        stack = stack or "(no Python frame)"
         frames = [f.split(" (")[0] + " (" + f.split(" (")[-1].split(":")[0].rsplit("/", 1)[-1]
                   + ")" if " (" in f else f for f in stack.split(";")]
         total += n
