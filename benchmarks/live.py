@@ -669,6 +669,8 @@ def main() -> int:
                                 f"{row['chunk_rate']:,.0f} fills/s"))
             if r["rejects"]:
                 print(f"memory: {r['rejects']} rejects", flush=True)
+            if spy:
+                print(summarize_profile(spy), flush=True)
         if "startup" in only:
             cache = base / "numba-cache"
             cache.mkdir()
