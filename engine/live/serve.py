@@ -49,8 +49,6 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           ) from exc
 
     journal = Journal(config.journal, config.journal_synchronous, BACKSTOP_PAGES)
-    checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
-    checkpointer.start()
     engine = LiveEngine(Surveillance(rulebook, instruments), journal, metrics, config.firms,
                         config.settle_seconds, log)
     rebuilt = engine.rebuild()
@@ -65,6 +63,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
                           f"QuickFIX cannot start the acceptor: {exc}",
                           "check the port is free and the session settings are valid") from exc
+    checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
+    checkpointer.start()
     session_ids = list(acceptor.getSessions())
     engine.attach(Notifier(session_ids))
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
