@@ -7,7 +7,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 SAMPLE := engine/data
 
-.PHONY: demo test bench sample clean
+.PHONY: demo test bench bench-live sample clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -31,6 +31,10 @@ test: $(STAMP) $(CHROMIUM)
 
 bench: $(STAMP)
 	$(PY) benchmarks/replay.py
+
+# The live path (serve vs a bare QuickFIX acceptor, latency, memory, start-up): ~10 min.
+bench-live: $(STAMP)
+	$(PY) benchmarks/live.py
 
 # Regenerate the shipped sample (deterministic: same seed, same bytes).
 sample: $(STAMP)

@@ -37,6 +37,10 @@ class RecordMaker:
         self.rule_codes = rule_codes
 
     def decision(self, row, buf: bytes, line: int) -> dict:
+        """`row`: a kernel row, as an array or (faster to read field by field) a list."""
+        if not isinstance(row, list):
+            row = row.tolist()
+
         def text(col: int) -> str | None:
             off, length = int(row[col]), int(row[col + 1])
             return buf[off:off + length].decode("latin-1") if length > 0 else None

@@ -15,7 +15,7 @@ import socket
 import sqlite3
 import subprocess
 import threading
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import quickfix as fix
@@ -88,6 +88,10 @@ def test_a_full_journal_disk_stops_fills_and_loses_none(tmp_path):
             wait_for(lambda: len(decisions(server)) == 2, what="the first two decisions")
             assert server.metric("ceguard_journal_writable") == 1
 
+            # An emptied WAL: its allocated pages would otherwise take the next commits even
+            # on a full disk (serve's checkpointer lets SQLite reuse them).
+            with closing(sqlite3.connect(disk / "journal.sqlite")) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
             filler = fill_up(disk)
             # 66.00 against the last sale 60.50 is erroneous; 61.00 after it stands.
             send(engine, "FIX.4.4", sides("FAT-2", "FAT", "66.00", order="FAT-O2"))

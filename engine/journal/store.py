@@ -80,12 +80,16 @@ class BustRow:
 class Journal:
     """One connection, used under the live engine's lock."""
 
-    def __init__(self, path: Path, synchronous: str = "full") -> None:
+    def __init__(self, path: Path, synchronous: str = "full",
+                 autocheckpoint_pages: int = 1000) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute(f"PRAGMA synchronous={synchronous.upper()}")
+        # 1000 is SQLite's default; serve raises it and checkpoints from a thread
+        # (journal.checkpoint), so that a commit rarely runs the checkpoint itself.
+        self._db.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
         self._db.executescript(_SCHEMA)
         # Written only when it changes (a reader such as `ceguard journal` writes nothing).
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",

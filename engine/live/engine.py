@@ -27,10 +27,10 @@ from typing import Protocol
 
 import numpy as np
 
+from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix.busts import build_bust, bust_exec_id, executing_firms
-from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
@@ -39,6 +39,7 @@ from engine.records import RecordMaker
 
 # One QuickFIX message is one decoder unit; the spare rows are never needed but cost nothing.
 _UNIT_ROWS = 4
+_KEEP_ALL = np.ones(len(codes.VERDICT_NAMES), np.bool_)  # every decision row is journaled
 VENUE = "venue"
 FIRM = "firm"
 PROBE_SECONDS = 1.0  # how often a halted engine tries the journal again
@@ -81,7 +82,7 @@ class LiveEngine:
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
-        self._units = np.empty((_UNIT_ROWS, N_UNIT_COLS), np.int64)
+        self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # stays 0: keeps all
         self._held: dict[int, HeldFill] = {}  # fills that candidates still point into
         self._next_seq = self.journal.next_seq()
         self._window_opened: float | None = None  # monotonic time the settle window opened
@@ -167,7 +168,7 @@ class LiveEngine:
         decided, busts = self._commit(rows, seq, closed,
                                       fill=(seq, session, raw, msg_seq_num))
         self._next_seq = seq + 1
-        self.metrics.fills.labels(session).inc()
+        self.metrics.child(self.metrics.fills, session).inc()
         if self.core.state.count(p.C_DUPLICATES) > duplicates:
             self.metrics.duplicates.labels(session).inc()
             self.log.info("duplicate_dropped", session=session, fill_seq=seq)
@@ -259,9 +260,11 @@ class LiveEngine:
     # Internals, all under the lock.
 
     def _judge(self, seq: int, raw: bytes) -> np.ndarray:
-        buf = np.frombuffer(raw, np.uint8)
-        count, _ = decode(buf, 0, len(raw), True, seq, True, self._units)
-        return self.core.judge(buf, self._units, count, seq).copy()
+        # Decoded and judged in one numba call: one dispatch per fill, not two.
+        _, _, rows = self.core.decode_and_judge(np.frombuffer(raw, np.uint8), 0, len(raw), True,
+                                                seq, True, seq, _UNIT_ROWS, _KEEP_ALL,
+                                                self._dropped)
+        return rows.copy()
 
     def _window_open(self) -> bool:
         return self.core.state.count(p.C_WINDOW_OPEN) != 0
@@ -287,17 +290,17 @@ class LiveEngine:
                 self.journal.add_fill(seq_of_fill, now, session, raw, msg_seq_num)
             if closed:
                 self.journal.add_window_close(seq, now)
-            for row in rows:
-                held = self._held[int(row[p.O_CHUNK])]
-                record = self._records.decision(row, held.raw, int(row[p.O_LINE]))
-                if not self.journal.add_decision(int(row[p.O_LINE]), record, now):
+            for row in rows.tolist():  # Python ints: no numpy scalar per field read
+                held = self._held[row[p.O_CHUNK]]
+                record = self._records.decision(row, held.raw, row[p.O_LINE])
+                if not self.journal.add_decision(row[p.O_LINE], record, now):
                     continue
                 decided.append((record, held.session))
                 if record["verdict"] == "erroneous":
                     if self.review is not None:  # review mode: a case, not a bust
-                        flagged.append((int(row[p.O_LINE]), held.session, held.raw, record))
+                        flagged.append((row[p.O_LINE], held.session, held.raw, record))
                         continue
-                    for bust in self._busts_for(int(row[p.O_LINE]), held, record):
+                    for bust in self._busts_for(row[p.O_LINE], held, record):
                         if self.journal.add_bust(bust, now):
                             busts.append((bust, held.raw, record, held.received))
             if flagged:
@@ -332,7 +335,7 @@ class LiveEngine:
             if record["verdict"] == "rejected":
                 self._log_rejected(record, session)
                 continue
-            self.metrics.decisions.labels(record["verdict"]).inc()
+            self.metrics.child(self.metrics.decisions, record["verdict"]).inc()
             if record["event_size"] > 0:
                 event_sizes.add(record["event_size"])
             if record["verdict"] == "erroneous":
@@ -427,6 +430,9 @@ class LiveEngine:
             result=result, detail=detail)
 
     def _forget_settled(self) -> None:
+        if self._pending() == 0:  # the usual case: no candidate waits in a window
+            self._held.clear()
+            return
         waiting = set(self.core.pending_chunks().tolist())
         for seq in [s for s in self._held if s not in waiting]:
             del self._held[seq]

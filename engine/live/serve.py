@@ -13,6 +13,7 @@ from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.settings import load_session_settings
+from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from engine.journal.store import Journal
 from engine.live.engine import JOURNAL_ERRORS, LiveEngine
 from engine.live.notifier import Notifier
@@ -51,7 +52,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
 
     try:
         engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
-                            lambda: Journal(config.journal, config.journal_synchronous),
+                            lambda: Journal(config.journal, config.journal_synchronous,
+                                                  BACKSTOP_PAGES),
                             metrics, config.firms, config.settle_seconds, log)
         rebuilt = engine.rebuild()
     except JOURNAL_ERRORS as exc:
@@ -79,6 +81,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
                           f"QuickFIX cannot start the acceptor: {exc}",
                           "check the port is free and the session settings are valid") from exc
+    checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
+    checkpointer.start()
     if review is not None:
         review.start()
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
@@ -102,6 +106,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         if review is not None:
             review.stop()
         acceptor.stop()
+        checkpointer.stop()
         with engine.lock:
             engine.journal.close()
         log.info("stopped")

@@ -28,6 +28,7 @@ _BUST_BUCKETS = (1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 0.5, 1, 2.5
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
+        self._children: dict = {}
         r = self.registry
         self.fills = Counter("ceguard_fills_received", "Execution reports received",
                              ["session"], registry=r)
@@ -89,6 +90,15 @@ class Metrics:
         for recipient in BUST_RECIPIENTS:
             for result in BUST_RESULTS:
                 self.busts.labels(recipient, result)
+
+    def child(self, metric, *labels: str):
+        """metric.labels(*labels), kept: labels() takes a lock and builds its key per call,
+        and the fill path counts on labelled series for every fill."""
+        key = (metric, labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def add_session(self, session: str) -> None:
         self.session_up.labels(session).set(0)
