@@ -5,13 +5,43 @@ from __future__ import annotations
 from llvmlite import ir
 from numba import njit
 from numba.core import cgutils, types
+from numba.core.caching import FunctionCache
 from numba.extending import intrinsic
 
 # Cached on disk, and compiled without numba's reference counting (its `_nrt` option):
 # this code never allocates, and the counting cost an atomic increment and decrement per
 # array, per call of every small helper, per message: about a quarter of replay time.
 # Everything these functions call must not allocate either (no array copies or temporaries).
-kernel = njit(cache=True, _nrt=False)
+# RISK: `_nrt` is a private numba option (numba 0.68); a numba upgrade may drop or change
+# it. The tests run every kernel, so such a change shows as failures, not wrong verdicts.
+_njit_kernel = njit(cache=True, _nrt=False)
+
+
+class _KernelCache(FunctionCache):
+    """numba's cache, minus the refresh of the whole target context before a load.
+
+    numba refreshes its compiler's context before it loads a cached function: it imports
+    and registers every built-in implementation (typed dicts, random, linalg, ...), which
+    was 0.1-0.2 s of every `ceguard replay`, a third of its start-up. Loading machine code
+    needs none of it. A kernel never touches numba's runtime (see `_nrt`), so it needs no
+    runtime set-up either; a cache miss compiles, and numba's compiler refreshes the
+    context itself first.
+    RISK: this overrides a method of numba's (0.68) caching internals, like `_nrt` above.
+    `kernel` falls back to numba's own cache when the class is not the one expected.
+    """
+
+    def load_overload(self, sig, target_context):
+        with self._guard_against_spurious_io_errors():
+            return self._load_overload(sig, target_context)
+        return None  # the guard swallowed an I/O error: compile instead
+
+
+def kernel(func):
+    """@kernel: a cached, reference-count-free numba function (see above)."""
+    dispatcher = _njit_kernel(func)
+    if type(dispatcher._cache) is FunctionCache:
+        dispatcher._cache.__class__ = _KernelCache
+    return dispatcher
 
 
 def _prefetch(write: int):
