@@ -142,6 +142,17 @@ def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
 
 
 @kernel
+def seed_symbols(names, ends, leverages, prev_closes, sym_keys, sym, counters):
+    """seed_symbol of each instrument: names[ends[i - 1]:ends[i]] is the i-th symbol (the
+    first starts at 0). The caller makes room for them all."""
+    start = 0
+    for i in range(ends.shape[0]):
+        h1, h2 = hash_spans(names, start, ends[i], 0, 0)
+        seed_symbol(sym_keys, sym, counters, h1, h2, leverages[i], prev_closes[i])
+        start = ends[i]
+
+
+@kernel
 def _record_sale(sym, s, price, h1, h2, seq):
     """A print that stands: remember it, and make it the last sale unless a later one is."""
     n = sym[s, S_RING_N]
