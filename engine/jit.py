@@ -38,7 +38,16 @@ class _KernelCache(FunctionCache):
 
 def kernel(func):
     """@kernel: a cached, reference-count-free numba function (see above)."""
-    dispatcher = _njit_kernel(func)
+    return _load_without_refresh(_njit_kernel(func))
+
+
+def inline_kernel(func):
+    """@kernel for a small helper numba inlines into its callers: LLVM leaves some calls
+    (vector code looks costly to it), and a call passes every array on the stack."""
+    return _load_without_refresh(njit(cache=True, _nrt=False, inline="always")(func))
+
+
+def _load_without_refresh(dispatcher):
     if type(dispatcher._cache) is FunctionCache:
         dispatcher._cache.__class__ = _KernelCache
     return dispatcher
@@ -103,3 +112,37 @@ def trailing_zeros(typingctx, value):
         return builder.call(fn, [args[0], ir.IntType(1)(1)])
 
     return types.uint64(value), codegen
+
+
+WINDOW = 64  # bytes per `eq_masks` load: one bit each in a uint64
+
+
+@intrinsic
+def eq_masks(typingctx, array, index, a, b, c):
+    """Bitmasks of the WINDOW bytes array[index:index + WINDOW] equal to a, b and c: bit k
+    of the first is set when array[index + k] == a, and so on. One (unaligned) vector load
+    and three vector compares. The caller keeps index + WINDOW <= len(array) and a, b, c
+    in 0..255."""
+    if not (isinstance(array, types.Array) and array.dtype == types.uint8
+            and all(isinstance(x, types.Integer) for x in (index, a, b, c))):
+        return None
+    sig = types.UniTuple(types.uint64, 3)(array, index, a, b, c)
+
+    def codegen(context, builder, sig, args):
+        data = context.make_array(sig.args[0])(context, builder, args[0]).data
+        i8, i32 = ir.IntType(8), ir.IntType(32)
+        vector = ir.VectorType(i8, WINDOW)
+        address = builder.bitcast(builder.gep(data, [args[1]]), vector.as_pointer())
+        window = builder.load(address, align=1)
+        undefined = ir.Constant(vector, ir.Undefined)
+        zeros = ir.Constant(ir.VectorType(i32, WINDOW), [0] * WINDOW)
+        masks = []
+        for value in args[2:]:
+            byte = value if value.type.width == 8 else builder.trunc(value, i8)
+            splat = builder.shuffle_vector(builder.insert_element(undefined, byte, i32(0)),
+                                           undefined, zeros)
+            equal = builder.icmp_unsigned("==", window, splat)
+            masks.append(builder.bitcast(equal, ir.IntType(WINDOW)))
+        return context.make_tuple(builder, sig.return_type, masks)
+
+    return sig, codegen
