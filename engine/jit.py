@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
 from llvmlite import ir
 from numba import njit
 from numba.core import cgutils, types
@@ -16,9 +20,36 @@ from numba.extending import intrinsic
 # it. The tests run every kernel, so such a change shows as failures, not wrong verdicts.
 _njit_kernel = njit(cache=True, _nrt=False)
 
+_ENGINE = Path(__file__).resolve().parent
+# Modules without numba code whose constants the kernels read (numba freezes globals).
+_CONSTANT_MODULES = ("codes.py", "rules/rulebook.py")
 
-class _KernelCache(FunctionCache):
-    """numba's cache, minus the refresh of the whole target context before a load.
+
+@lru_cache(maxsize=None)
+def sources_digest() -> str:
+    """sha256 of every engine module a kernel can read: those with numba code, and the
+    constants modules. numba checks a cached function only against the timestamp of its
+    own file, so a kernel would otherwise keep running the old code of a helper it inlined
+    from another file (the decoder in the replay pipeline, say) after that file changed."""
+    digest = hashlib.sha256()
+    for path in sorted(_ENGINE.rglob("*.py")):
+        text = path.read_bytes()
+        relative = path.relative_to(_ENGINE).as_posix()
+        if relative in _CONSTANT_MODULES or b"@kernel" in text or b"@njit" in text \
+                or b"@intrinsic" in text or b"@inline_kernel" in text or b"@cached" in text:
+            digest.update(relative.encode() + b"\0" + text + b"\0")
+    return digest.hexdigest()
+
+
+class _CheckedCache(FunctionCache):
+    """numba's cache, keyed also by sources_digest()."""
+
+    def _index_key(self, sig, codegen):
+        return (*super()._index_key(sig, codegen), sources_digest())
+
+
+class _KernelCache(_CheckedCache):
+    """_CheckedCache, minus the refresh of the whole target context before a load.
 
     numba refreshes its compiler's context before it loads a cached function: it imports
     and registers every built-in implementation (typed dicts, random, linalg, ...), which
@@ -26,8 +57,8 @@ class _KernelCache(FunctionCache):
     needs none of it. A kernel never touches numba's runtime (see `_nrt`), so it needs no
     runtime set-up either; a cache miss compiles, and numba's compiler refreshes the
     context itself first.
-    RISK: this overrides a method of numba's (0.68) caching internals, like `_nrt` above.
-    `kernel` falls back to numba's own cache when the class is not the one expected.
+    RISK: this overrides methods of numba's (0.68) caching internals, like `_nrt` above.
+    The decorators fall back to numba's own cache when its class is not the one expected.
     """
 
     def load_overload(self, sig, target_context):
@@ -38,18 +69,24 @@ class _KernelCache(FunctionCache):
 
 def kernel(func):
     """@kernel: a cached, reference-count-free numba function (see above)."""
-    return _load_without_refresh(_njit_kernel(func))
+    return _with_cache(_njit_kernel(func), _KernelCache)
 
 
 def inline_kernel(func):
     """@kernel for a small helper numba inlines into its callers: LLVM leaves some calls
     (vector code looks costly to it), and a call passes every array on the stack."""
-    return _load_without_refresh(njit(cache=True, _nrt=False, inline="always")(func))
+    return _with_cache(njit(cache=True, _nrt=False, inline="always")(func), _KernelCache)
 
 
-def _load_without_refresh(dispatcher):
+def cached(func):
+    """@cached: njit(cache=True) for a function that allocates (it needs numba's runtime,
+    so it loads like any numba function), with the sources_digest() check of kernels."""
+    return _with_cache(njit(cache=True)(func), _CheckedCache)
+
+
+def _with_cache(dispatcher, cache_class):
     if type(dispatcher._cache) is FunctionCache:
-        dispatcher._cache.__class__ = _KernelCache
+        dispatcher._cache.__class__ = cache_class
     return dispatcher
 
 

@@ -18,14 +18,13 @@ own series, and an execution with neither 880 nor 1057 is a series by itself.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
 from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
-from engine.jit import kernel, prefetch, prefetch_write
+from engine.jit import cached, kernel, prefetch, prefetch_write
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -358,7 +357,7 @@ def _prefetch_generations(keys, vals, meta, h2):
     prefetch_write(vals, (meta[GEN_CURRENT] * capacity + slot) * 2)
 
 
-@njit(cache=True)
+@cached
 def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
     """Judge units[first:n_units]; rows go to out[n_out:].
 
