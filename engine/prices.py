@@ -77,11 +77,36 @@ _WHY = {
 
 def to_fixed(text: str, decimals: int = PRICE_DECIMALS, limit: int = MAX_PRICE) -> int:
     """Decimal text to a fixed-point int, with the same parser the decoder uses."""
-    raw = np.frombuffer(text.strip().encode("ascii", "replace"), dtype=np.uint8)
-    value, reason = parse_fixed(raw, 0, len(raw), decimals, limit)
-    if reason != codes.REASON_NONE:
-        raise PriceError(f"{text!r}: {_WHY[reason]} (at most {decimals} decimal places)")
-    return int(value)
+    values, reasons = to_fixed_many([text], decimals, limit)
+    if reasons[0] != codes.REASON_NONE:
+        raise price_error(text, int(reasons[0]), decimals)
+    return int(values[0])
+
+
+def to_fixed_many(texts: list[str], decimals: int = PRICE_DECIMALS,
+                  limit: int = MAX_PRICE) -> tuple[np.ndarray, np.ndarray]:
+    """(values, reasons) of many decimal texts in one kernel call (a call from Python costs
+    more than the parse: instruments files have thousands of prices). reasons[i] is
+    codes.REASON_NONE where texts[i] is usable; price_error says why another is not."""
+    raw = [text.strip().encode("ascii", "replace") for text in texts]
+    ends = np.cumsum([len(r) for r in raw], dtype=np.int64)
+    values = np.zeros(len(raw), np.int64)
+    reasons = np.zeros(len(raw), np.int64)
+    _parse_spans(np.frombuffer(b"".join(raw), np.uint8), ends, decimals, limit, values, reasons)
+    return values, reasons
+
+
+@kernel
+def _parse_spans(buf, ends, decimals, limit, values, reasons):
+    """parse_fixed of each span buf[ends[i - 1]:ends[i]] (the first starts at 0)."""
+    start = 0
+    for i in range(ends.shape[0]):
+        values[i], reasons[i] = parse_fixed(buf, start, ends[i], decimals, limit)
+        start = ends[i]
+
+
+def price_error(text: str, reason: int, decimals: int = PRICE_DECIMALS) -> PriceError:
+    return PriceError(f"{text!r}: {_WHY[reason]} (at most {decimals} decimal places)")
 
 
 def format_fixed(value: int, decimals: int = PRICE_DECIMALS, keep: int = 0) -> str:

@@ -18,14 +18,13 @@ own series, and an execution with neither 880 nor 1057 is a series by itself.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
 from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
-from engine.jit import kernel, prefetch, prefetch_write
+from engine.jit import cached, kernel, prefetch, prefetch_write
 from engine.rules.clock import session_of
 from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
 
@@ -139,6 +138,17 @@ def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
     if sym[slot, S_RING_N] == 0:
         sym[slot, S_LAST] = prev_close
         sym[slot, S_SRC] = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
+
+
+@kernel
+def seed_symbols(names, ends, leverages, prev_closes, sym_keys, sym, counters):
+    """seed_symbol of each instrument: names[ends[i - 1]:ends[i]] is the i-th symbol (the
+    first starts at 0). The caller makes room for them all."""
+    start = 0
+    for i in range(ends.shape[0]):
+        h1, h2 = hash_spans(names, start, ends[i], 0, 0)
+        seed_symbol(sym_keys, sym, counters, h1, h2, leverages[i], prev_closes[i])
+        start = ends[i]
 
 
 @kernel
@@ -347,7 +357,7 @@ def _prefetch_generations(keys, vals, meta, h2):
     prefetch_write(vals, (meta[GEN_CURRENT] * capacity + slot) * 2)
 
 
-@njit(cache=True)
+@cached
 def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n_out):
     """Judge units[first:n_units]; rows go to out[n_out:].
 

@@ -15,9 +15,8 @@ Three kinds:
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
-from engine.jit import kernel
+from engine.jit import cached, kernel
 
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
 GEN_COUNT = 1    # meta[1]: keys in the current generation
@@ -37,7 +36,7 @@ def probe(keys, h1, h2):
         i = (i + 1) & mask
 
 
-@njit(cache=True)
+@cached
 def grow_table(keys, vals, new_keys, new_vals):
     """Re-insert every key of (keys, vals) into the larger, empty (new_keys, new_vals)."""
     for i in range(keys.shape[0]):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import codes
-from engine.jit import kernel, load_u64, trailing_zeros
+from engine.jit import WINDOW, eq_masks, inline_kernel, kernel, load_u64, trailing_zeros
 from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
 
 SOH = 1
@@ -257,6 +257,41 @@ def _zero_bytes(x):
     return (x - _ONES) & ~x & _HIGHS
 
 
+@inline_kernel
+def _window(buf, base, n, delim):
+    """Bitmasks of buf[base:base + WINDOW] for base <= n (bit k: byte base + k): '=' and
+    "ends" (the delimiter or a newline). No bits from n on, except bit n - base of ends
+    when n is in the window: a sentinel, so that a scan stops at n."""
+    if base + WINDOW <= buf.shape[0]:
+        eq, at_delim, at_newline = eq_masks(buf, base, 61, delim, NEWLINE)
+    else:  # the last bytes of the array: a vector load would read past its end
+        eq, at_delim, at_newline = _window_bytewise(buf, base, n, delim)
+    ends = at_delim | at_newline
+    if n - base < WINDOW:
+        below_n = (np.uint64(1) << np.uint64(n - base)) - np.uint64(1)
+        eq &= below_n
+        ends = (ends & below_n) | (np.uint64(1) << np.uint64(n - base))
+    return eq, ends
+
+
+@kernel
+def _window_bytewise(buf, base, n, delim):
+    """eq_masks of the bytes before n, a byte at a time (kept out of line: rare)."""
+    eq = np.uint64(0)
+    at_delim = np.uint64(0)
+    at_newline = np.uint64(0)
+    for k in range(min(n - base, WINDOW)):
+        c = _at(buf, base + k)
+        bit = np.uint64(1) << np.uint64(k)
+        if c == 61:
+            eq |= bit
+        elif c == delim:
+            at_delim |= bit
+        elif c == NEWLINE:
+            at_newline |= bit
+    return eq, at_delim, at_newline
+
+
 @kernel
 def _message_start(buf, p, n):
     """First index >= p where "8=FIX" begins or a line ends, else n."""
@@ -307,21 +342,43 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     need_more = False
     open_ended = not final and n - start < MAX_UNIT_BYTES
     q = msg
+    # Field boundaries come from the bitmasks of a window of WINDOW bytes at `base` (see
+    # _window): a shift and a trailing-zero count each, where a scan byte by byte (or
+    # word by word) put a load and its compares between one field and the next.
+    base = q - WINDOW  # no window loaded yet
+    eq = ends = np.uint64(0)
     while q < n and _at(buf, q) != NEWLINE:
+        i = q  # the tag ends at the first '=', delimiter or newline (or n)
+        while True:
+            if i >= base + WINDOW:
+                base = i
+                eq, ends = _window(buf, base, n, delim)
+            hits = (ends | eq) >> np.uint64(i - base)
+            if hits != 0:  # certain when n is in the window (the sentinel)
+                break
+            i = base + WINDOW
+        t = i + np.int64(trailing_zeros(hits))
         tag = 0
-        t = q
-        while t < n and _at(buf, t) != 61 and _at(buf, t) != delim and _at(buf, t) != NEWLINE:
-            c = _at(buf, t)
+        for k in range(q, t):
+            c = _at(buf, k)
             if 48 <= c <= 57 and tag < 100_000_000:
                 tag = tag * 10 + (c - 48)
             else:
                 tag = -1_000_000_000_000
-            t += 1
         if tag == 8 and q > msg and _is_fix_start(buf, q, n):  # "8=FIX" reads as tag 8
             complete = True  # next message begins: this one had no CheckSum
             break
         v = t + 1
-        e = _find(buf, v, n, delim, NEWLINE, NEWLINE)
+        e = v  # the value ends at the first delimiter or newline (or n)
+        while e < n:
+            if e >= base + WINDOW:
+                base = e
+                eq, ends = _window(buf, base, n, delim)
+            hits = ends >> np.uint64(e - base)
+            if hits != 0:
+                e += np.int64(trailing_zeros(hits))
+                break
+            e = base + WINDOW
         if e >= n and open_ended:
             need_more = True  # the field may go on in the next chunk
             break

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, uint64
 
-from engine.jit import kernel
+from engine.jit import inline_kernel
 
 _SEED_A = uint64(0xCBF29CE484222325)
 _SEED_B = uint64(0x84222325CBF29CE4)
@@ -25,7 +25,7 @@ def _finish(h):
     return h
 
 
-@kernel
+@inline_kernel
 def hash_spans(buf, a_start, a_end, b_start, b_end):
     """Key of buf[a_start:a_end] followed by buf[b_start:b_end] (pass b_start == b_end for one span)."""
     ha = _SEED_A

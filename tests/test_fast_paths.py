@@ -1,0 +1,91 @@
+"""The start-up and decoder fast paths give what the plain paths give."""
+
+import csv
+import subprocess
+import sys
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+
+from engine.core import pipeline as p
+from engine.core.instruments import Instrument, load_instruments
+from engine.core.state import CoreState
+from engine.core.tables import probe
+from engine.fix.decoder import N_UNIT_COLS, decode
+from engine.fix.hashing import hash_text
+from engine.jit import WINDOW
+
+from conftest import trade
+
+
+def test_instruments_read_like_a_dict_reader(tmp_path):
+    """Blank lines, short rows, extra and repeated columns, blanks around values."""
+    path = tmp_path / "inst.csv"
+    path.write_text(" symbol ,leverage,prev_close,note,leverage\n"
+                    "AAA,1,10.50,x,-2\n\n"
+                    "BBB\n"
+                    " CCC ,, 7 ,y,+3\n")
+    with open(path, newline="") as handle:
+        reader = csv.DictReader(handle)
+        reader.fieldnames = [h.strip() for h in reader.fieldnames]
+        rows = [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
+    assert [(r["symbol"], r.get("leverage", ""), r.get("prev_close", "")) for r in rows] == [
+        ("AAA", "-2", "10.50"), ("BBB", "", ""), ("CCC", "+3", "7")]
+    assert load_instruments(path) == [Instrument("AAA", -200, 10_500_000),
+                                      Instrument("BBB", 100, 0),
+                                      Instrument("CCC", 300, 7_000_000)]
+
+
+def test_seeding_in_one_call_equals_seeding_one_by_one():
+    instruments = [Instrument(f"S{i}", 100 + i % 3 * 100, i * 1_000_000) for i in range(9000)]
+    batch = CoreState(symbols=1 << 10)
+    batch.seed(instruments)
+    single = CoreState(symbols=1 << 10)
+    for inst in instruments:
+        while single.counters[p.C_SYMBOLS] * 2 >= single.sym_keys.shape[0]:
+            single.grow_symbols()
+        p.seed_symbol(single.sym_keys, single.sym, single.counters, *hash_text(inst.symbol),
+                      inst.leverage, inst.prev_close)
+    assert batch.sym_keys.shape == single.sym_keys.shape  # grown to the same size
+    assert batch.count(p.C_SYMBOLS) == single.count(p.C_SYMBOLS) == 9000
+    for inst in instruments[::7]:  # slots may differ (growth reorders), rows may not
+        key = hash_text(inst.symbol)
+        (b, b_found), (s, s_found) = probe(batch.sym_keys, *key), probe(single.sym_keys, *key)
+        assert b_found and s_found
+        assert batch.sym[b].tolist() == single.sym[s].tolist()
+
+
+def test_kernels_load_without_refreshing_numbas_compiler():
+    """A refresh imports numba's linear algebra among much else; loading a kernel must not.
+    The first run may compile (and so refresh); the second loads from the cache."""
+    script = ("import sys; from engine.prices import to_fixed; "
+              "assert to_fixed('41.27') == 41_270_000; print('numba.np.linalg' in sys.modules)")
+    for _ in range(2):
+        result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
+                                check=True)
+    assert result.stdout.strip() == "False"
+
+
+MESSAGES = [trade(f"E{i}", "SYM", "10.5", order="O1", match=f"M{i}", aggressor="Y")
+            for i in range(3)]
+
+
+@settings(deadline=None, max_examples=60)
+@given(st.lists(st.sampled_from(MESSAGES + ["junk line", "8=FIX.4.4|35=8|55=X"]),
+                min_size=1, max_size=4),
+       st.sampled_from(["\n", "", "\r\n"]), st.booleans(), st.integers(0, 2 * WINDOW))
+def test_decoding_does_not_depend_on_the_bytes_after_the_end(parts, sep, pipes, padding):
+    """The field walk loads windows of WINDOW bytes, or reads byte by byte within WINDOW
+    of the array's end: both must decode the same units."""
+    text = sep.join(parts)
+    if pipes:
+        text = text.replace("\x01", "|")
+    data = text.encode()
+    units = []
+    for tail in (b"", b"=\x01|\n8=FIX" * padding):
+        buf = np.frombuffer(data + tail, np.uint8)
+        rows = np.zeros((8, N_UNIT_COLS), np.int64)
+        count, end = decode(buf, 0, len(data), True, 1, True, rows)
+        units.append((count, end, rows[:count].tolist()))
+    assert units[0] == units[1]
+    assert units[0][0] >= 1
