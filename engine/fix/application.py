@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from engine.fix.auth import LogonGate
 from engine.live.engine import LiveEngine
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
 
@@ -17,8 +18,10 @@ _EXECUTION_REPORT = b"\x0135=8\x01"
 
 
 class CeguardApplication(fix.Application):
-    def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log) -> None:
+    def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log,
+                 gate: LogonGate | None = None) -> None:
         super().__init__()
+        self.gate = gate  # who may log on; None lets every Logon through (tests of the core)
         self.engine = engine
         self.metrics = metrics
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
@@ -50,7 +53,18 @@ class CeguardApplication(fix.Application):
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        # The gate raises RejectLogon (QuickFIX answers with a Logout carrying its text),
+        # the one exception let out; it refuses a Logon itself if its check fails.
+        refusal = None
+        try:
+            if self.gate is not None:
+                self.gate.check_logon(message, session_id.toString())
+        except fix.RejectLogon as exc:
+            refusal = exc
+        except Exception:
+            self.log.exception("callback_failed", callback="fromAdmin")
+        if refusal is not None:
+            raise refusal
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass

@@ -12,7 +12,10 @@ from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
+from engine.fix.auth import LogonGate, build_policies
+from engine.fix.secretlog import MaskingLogFactory
 from engine.fix.settings import load_session_settings
+from engine.fix.tls import acceptor_class, tls_settings
 from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.live.notifier import Notifier
@@ -30,7 +33,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     config = load_config(config_path)
     rulebook = load_rulebook(config.rulebook)
     instruments = load_instruments(config.instruments) if config.instruments else []
-    fix_settings = load_session_settings(config.fix_settings, config.fix_overrides,
+    fix_settings = load_session_settings(config.fix_settings,
+                                         {**config.fix_overrides, **tls_settings(config.tls)},
                                          config.source.resolve().parent)
     for party, session in config.firms.items():
         if session not in fix_settings.sessions:
@@ -38,6 +42,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                               f"names session {session}, which {config.fix_settings} "
                               f"does not define (it has {', '.join(fix_settings.sessions)})",
                               "use one of those session ids, or add the session to the cfg")
+    policies = build_policies(config, fix_settings)
     metrics = Metrics()
     try:
         metrics.serve(config.metrics_host, config.metrics_port)
@@ -52,22 +57,33 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                         config.settle_seconds, log)
     rebuilt = engine.rebuild()
     bust_only = set(config.firms.values())
-    app = CeguardApplication(engine, metrics, bust_only, log)
+    gate = LogonGate(policies, metrics, log)
+    app = CeguardApplication(engine, metrics, bust_only, log, gate=gate)
+    # FileLogs with passwords masked; their events tell the gate remote addresses.
+    log_factory = MaskingLogFactory(fix.FileLogFactory(fix_settings.settings), gate.on_log_event)
     try:
-        acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
-                                      fix_settings.settings,
-                                      fix.FileLogFactory(fix_settings.settings))
+        acceptor = acceptor_class(config.tls)(app, fix.FileStoreFactory(fix_settings.settings),
+                                              fix_settings.settings, log_factory)
+        if log_factory.errors:
+            raise ConfigError(str(config.fix_settings), "FileLogPath",
+                              f"QuickFIX cannot open its logs: {'; '.join(log_factory.errors)}",
+                              "make FileLogPath a directory ceguard can write")
         acceptor.start()
     except (fix.ConfigError, fix.RuntimeError) as exc:
-        raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
-                          f"QuickFIX cannot start the acceptor: {exc}",
-                          "check the port is free and the session settings are valid") from exc
+        key, fix_hint = "SocketAcceptPort / sessions", \
+            "check the port is free and the session settings are valid"
+        if config.tls is not None:
+            key, fix_hint = f"{key} / [tls] in {config.source}", \
+                f"{fix_hint}, and that tls.certificate and tls.key are a matching PEM pair"
+        raise ConfigError(str(config.fix_settings), key,
+                          f"QuickFIX cannot start the acceptor: {exc}", fix_hint) from exc
     session_ids = list(acceptor.getSessions())
     engine.attach(Notifier(session_ids))
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
              sessions=fix_settings.sessions, instruments=len(instruments),
              rulebook=str(config.rulebook or "built-in"), journal=str(config.journal),
-             settle_seconds=config.settle_seconds, firms=config.firms)
+             settle_seconds=config.settle_seconds, firms=config.firms,
+             tls=config.tls is not None, credentials=sorted(config.credentials))
     resent = engine.resend_unsent()
     log.info("serving", port=_port(fix_settings.text), fills_rebuilt=rebuilt,
              busts_resent=resent,

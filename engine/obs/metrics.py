@@ -61,6 +61,10 @@ class Metrics:
                                 "Next MsgSeqNum ceguard sends", ["session"], registry=r)
         self.target_seq = Gauge("ceguard_session_next_target_seqnum",
                                 "Next MsgSeqNum ceguard expects", ["session"], registry=r)
+        # Who may connect (engine/fix/auth.py zeroes each reason at start).
+        self.logons_refused = Counter("ceguard_logons_refused",
+                                      "Logons refused with a Logout, by reason",
+                                      ["reason"], registry=r)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)

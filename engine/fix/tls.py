@@ -1,0 +1,33 @@
+"""FIX over TLS: the acceptor class and the QuickFIX settings of the engine config's [tls].
+
+ceguard builds quickfix 1.16.0 with HAVE_SSL (Makefile, Dockerfile), so QuickFIX itself
+serves TLS. Both acceptors are the threaded ones: a connection per thread, so a slow TLS
+handshake holds up no other session (the single-threaded SSLSocketAcceptor does the
+handshake on its one thread), and the Logon's remote address reaches fromAdmin
+(engine/fix/auth.py).
+"""
+
+from __future__ import annotations
+
+import quickfix as fix
+
+from engine.config import TLS_PROTOCOLS, TlsConfig
+
+REQUIRE_CLIENT_CERTIFICATE = "1"  # QuickFIX's CertificateVerifyLevel: SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+
+
+def tls_settings(tls: TlsConfig | None) -> dict[str, str]:
+    """QuickFIX [DEFAULT] settings for `tls` (none for plain TCP)."""
+    if tls is None:
+        return {}
+    settings = {"ServerCertificateFile": str(tls.certificate),
+                "ServerCertificateKeyFile": str(tls.key),
+                "SSLProtocol": TLS_PROTOCOLS[tls.min_version]}
+    if tls.ca is not None:
+        settings["CertificationAuthoritiesFile"] = str(tls.ca)
+        settings["CertificateVerifyLevel"] = REQUIRE_CLIENT_CERTIFICATE
+    return settings
+
+
+def acceptor_class(tls: TlsConfig | None) -> type:
+    return fix.ThreadedSSLSocketAcceptor if tls is not None else fix.ThreadedSocketAcceptor
