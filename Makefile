@@ -35,7 +35,8 @@ $(QF_STAMP):
 	$(QF_BUILD_ENV) $(PYTHON) -m pip wheel --quiet --no-cache-dir --no-deps \
 		--wheel-dir $(QF_WHEELS).tmp $(QF_WHEELS).tmp/quickfix-1.16.0
 	rm -rf $(QF_WHEELS).tmp/quickfix-1.16.0 $(QF_WHEELS).tmp/quickfix-1.16.0.tar.gz
-	rm -rf $(QF_WHEELS) && mv $(QF_WHEELS).tmp $(QF_WHEELS)
+	rm -rf $(CEGUARD_CACHE)/quickfix-1.16.0-ssl-*-$(PYTAG)  # wheels of older patches
+	mv $(QF_WHEELS).tmp $(QF_WHEELS)
 	touch $@
 
 quickfix-ssl: $(QF_STAMP)

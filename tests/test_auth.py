@@ -63,6 +63,9 @@ def run(tmp_path_factory):
         firm = CredentialInitiator(port, base / "firm", "FIRMA", "firma", FILE_PASSWORD)
         try:
             firm.wait_logon()
+            answers["already_logged_on"] = exchange(connect(port), logon(
+                "FIRMA", username="firma", password=FILE_PASSWORD))
+            firm_stayed = firm.peer.logged_on(firm.session)
         finally:
             firm.stop()
         metrics = server.scrape()
@@ -70,11 +73,13 @@ def run(tmp_path_factory):
                    for reason in REFUSAL_REASONS}
     finally:
         server.stop()
+    assert firm_stayed  # a second Logon for its session did not disturb it
     return server, answers, metrics, refused
 
 
 @pytest.mark.parametrize("reason", ["bad_credentials", "missing_credentials",
-                                    "unknown_session", "address_not_allowed"])
+                                    "unknown_session", "address_not_allowed",
+                                    "already_logged_on"])
 def test_a_refused_logon_gets_a_logout_naming_the_reason(run, reason):
     _, answers, _, _ = run
     [logout] = answers[reason]  # nothing else: no Logon, then the socket is closed
@@ -96,7 +101,8 @@ def test_right_credentials_log_on_from_the_environment_and_from_a_file(run):
 
 def test_each_refusal_is_counted_and_logged_by_reason(run):
     server, _, _, refused = run
-    assert refused == {"unknown_session": 1, "address_not_allowed": 1, "address_unknown": 0,
+    assert refused == {"unknown_session": 1, "already_logged_on": 1,
+                       "address_not_allowed": 1, "address_unknown": 0,
                        "missing_credentials": 1, "bad_credentials": 1, "internal_error": 0}
     events = server.events("logon_refused")
     assert sorted(e["reason"] for e in events) == sorted(r for r, n in refused.items() if n)

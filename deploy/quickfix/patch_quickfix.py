@@ -2,14 +2,16 @@
 
     python deploy/quickfix/patch_quickfix.py quickfix-1.16.0/
 
-Two changes to the threaded acceptor connections, the ones `ceguard serve` uses:
-1. A Logon for a session the acceptor does not define is answered with a Logout naming
-   the reason (stock QuickFIX closes the socket without a word).
-2. The TLS connection (ThreadedSSLSocketConnection) gets the AllowedRemoteAddresses check
-   and the "Allows connections to the acceptor from ADDRESS" event that the plain one has;
-   stock 1.16.0 ignores AllowedRemoteAddresses on TLS. ceguard reads that event, which
-   QuickFIX logs in the connection's thread just before the Logon reaches fromAdmin, to
-   refuse a disallowed address with a Logout naming the reason.
+Two changes to the acceptor connections `ceguard serve` uses (SocketConnection for plain
+TCP, SSLSocketConnection for TLS), both where the first message of a connection is read:
+1. A Logon that reaches no session is answered with a Logout naming the reason (stock
+   QuickFIX closes the socket without a word): no session of those CompIDs, or the
+   session is logged on already from another connection.
+2. "Logon connection from ADDRESS" is logged to the session's log just before the
+   connection's first message goes to the session. (Stock 1.16.0 checks
+   AllowedRemoteAddresses on plain TCP only after the Logon has been processed, and not at
+   all on TLS.) ceguard reads the event, logged on the thread that then runs fromAdmin,
+   to judge AllowedRemoteAddresses itself and refuse with a reason.
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -27,12 +29,13 @@ HEADER_TEXT = """\
 #include "FieldTypes.h"
 #include "Fields.h"
 #include "Message.h"
+#include "Session.h"
 #include "Values.h"
 
 namespace FIX {
-// The Logout that answers a Logon for a session this acceptor does not define, or "" when
-// the message is not a Logon with a readable header (those are dropped without a word).
-inline std::string unknownSessionLogout(const std::string &raw) {
+// The Logout that answers a Logon no session took, or "" when the message is not a
+// Logon with a readable header (those are dropped without a word).
+inline std::string refusalLogout(const std::string &raw) {
   Message logon;
   if (!logon.setStringHeader(raw)) {
     return "";
@@ -43,6 +46,8 @@ inline std::string unknownSessionLogout(const std::string &raw) {
       || in.getField(FIELD::MsgType) != MsgType_Logon) {
     return "";
   }
+  std::string session = in.getField(FIELD::BeginString) + ":" + in.getField(FIELD::TargetCompID)
+                        + "->" + in.getField(FIELD::SenderCompID);
   Message logout;
   Header &out = logout.getHeader();
   out.setField(BeginString(in.getField(FIELD::BeginString)));
@@ -51,9 +56,14 @@ inline std::string unknownSessionLogout(const std::string &raw) {
   out.setField(TargetCompID(in.getField(FIELD::SenderCompID)));
   out.setField(MsgSeqNum(1));
   out.setField(SendingTime(UtcTimeStamp::now(), 3));
-  logout.setField(Text("Logon refused: unknown_session: no session "
-                       + in.getField(FIELD::BeginString) + ":" + in.getField(FIELD::TargetCompID)
-                       + "->" + in.getField(FIELD::SenderCompID) + " is configured"));
+  Session *known = Session::lookupSession(raw, true);
+  if (known && Session::isSessionRegistered(known->getSessionID())) {
+    logout.setField(Text("Logon refused: already_logged_on: session " + session
+                         + " is logged on from another connection"));
+  } else {
+    logout.setField(Text("Logon refused: unknown_session: no session " + session
+                         + " is configured on this port"));
+  }
   return logout.toString();
 }
 } // namespace FIX
@@ -61,46 +71,39 @@ inline std::string unknownSessionLogout(const std::string &raw) {
 #endif
 """
 
-NOT_FOUND = """      m_pLog->onIncoming({msg});
-    }}
-    return false;"""
-
-PLAIN_REFUSAL = """      m_pLog->onIncoming(msg);
-    }
-    std::string logout = unknownSessionLogout(msg);  // ceguard
-    if (!logout.empty()) {
-      send(logout);
-    }
-    return false;"""
-
-# ThreadedSSLSocketConnection::send logs through the session, which does not exist here.
-TLS_REFUSAL = """      m_pLog->onIncoming(message);
-    }
-    std::string logout = unknownSessionLogout(message);  // ceguard
-    if (!logout.empty()) {
-      Locker locker(m_mutex);
-      SSL_write(m_ssl, logout.c_str(), (int)logout.length());
-    }
-    return false;"""
-
-TLS_RESPONDER = """
-  m_pSession->setResponder(this);
-  return true;
-}"""
-
-TLS_ADDRESS_CHECK = """
-  if (m_pSession->isAcceptor()) {  // ceguard: as in ThreadedSocketConnection::setSession
-    std::string remote_address = socket_peername(m_socket);
-    if (!m_pSession->getAllowedRemoteAddresses().empty()
-        && !m_pSession->inAllowedRemoteAddresses(remote_address)) {
-      m_pSession->getLog()->onEvent("Deny connections to the acceptor from " + remote_address);
-      return false;
-    }
-    m_pSession->getLog()->onEvent("Allows connections to the acceptor from " + remote_address);
-  }
-""" + TLS_RESPONDER
-
 INCLUDE = '#include "Utility.h"\n'
+
+FIRST_MESSAGE = """          acceptor.getLog()->onIncoming(message);
+        }
+      }
+      if (m_pSession) {
+        m_pSession = acceptor.getSession(message, *this);
+      }
+      if (m_pSession) {
+        m_pSession->next(message, UtcTimeStamp::now());
+      }"""
+
+PATCHED = """          acceptor.getLog()->onIncoming(message);
+        }
+        std::string logout = refusalLogout(message);  // ceguard
+        if (!logout.empty()) {
+          {send};
+        }
+      }
+      if (m_pSession) {
+        m_pSession = acceptor.getSession(message, *this);
+      }
+      if (m_pSession) {
+        if (m_pSession->isAcceptor()) {  // ceguard: the peer's address, for fromAdmin
+          m_pSession->getLog()->onEvent(std::string("Logon connection from ")
+                                        + socket_peername(m_socket));
+        }
+        m_pSession->next(message, UtcTimeStamp::now());
+      }"""
+
+# SSLSocketConnection::send reports errors through the session, which does not exist here.
+SENDS = {"SocketConnection.cpp": "send(logout)",
+         "SSLSocketConnection.cpp": "SSL_write(m_ssl, logout.c_str(), (int)logout.length())"}
 
 
 def _replace(path: Path, old: str, new: str) -> None:
@@ -114,14 +117,9 @@ def _replace(path: Path, old: str, new: str) -> None:
 def patch(source: Path) -> None:
     cpp = source / "C++"
     (cpp / HEADER).write_text(HEADER_TEXT)
-    include = INCLUDE + f'#include "{HEADER}"\n'
-    plain = cpp / "ThreadedSocketConnection.cpp"
-    _replace(plain, INCLUDE, include)
-    _replace(plain, NOT_FOUND.format(msg="msg"), PLAIN_REFUSAL)
-    tls = cpp / "ThreadedSSLSocketConnection.cpp"
-    _replace(tls, INCLUDE, include)
-    _replace(tls, NOT_FOUND.format(msg="message"), TLS_REFUSAL)
-    _replace(tls, TLS_RESPONDER, TLS_ADDRESS_CHECK)
+    for name, send in SENDS.items():
+        _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
+        _replace(cpp / name, FIRST_MESSAGE, PATCHED.replace("{send}", send))
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@
 No exception may escape a callback: quickfix's SWIG director turns any Python exception
 other than its own FIX ones into Py_Exit, which hangs the process (FIX_NOTES.md 1.2).
 Every callback body is therefore guarded; fromApp raises only UnsupportedMessageType,
-which QuickFIX answers with a BusinessMessageReject (35=j).
+which QuickFIX answers with a BusinessMessageReject (35=j), and fromAdmin only
+RejectLogon, which QuickFIX answers with a Logout naming the reason.
 """
 
 from __future__ import annotations
@@ -19,9 +20,9 @@ _EXECUTION_REPORT = b"\x0135=8\x01"
 
 class CeguardApplication(fix.Application):
     def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log,
-                 gate: LogonGate | None = None) -> None:
+                 gate: LogonGate) -> None:
         super().__init__()
-        self.gate = gate  # who may log on; None lets every Logon through (tests of the core)
+        self.gate = gate  # who may log on (engine/fix/auth.py)
         self.engine = engine
         self.metrics = metrics
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
@@ -57,8 +58,7 @@ class CeguardApplication(fix.Application):
         # the one exception let out; it refuses a Logon itself if its check fails.
         refusal = None
         try:
-            if self.gate is not None:
-                self.gate.check_logon(message, session_id.toString())
+            self.gate.check_logon(message, session_id.toString())
         except fix.RejectLogon as exc:
             refusal = exc
         except Exception:

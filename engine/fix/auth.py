@@ -1,21 +1,23 @@
 """Who may log on: the counterparty's address and its Username/Password, per session.
 
 QuickFIX 1.16 cannot refuse these with a reason by itself: its AllowedRemoteAddresses
-check closes the socket without a word (and is missing on TLS connections), and it knows
-nothing of credentials. So ceguard takes AllowedRemoteAddresses out of what QuickFIX
-sees (engine/fix/settings.py) and judges every Logon in fromAdmin; a refusal raises
-fix.RejectLogon(text), which QuickFIX answers with a Logout carrying the text, then
-disconnects. Each refusal is counted and logged; a password never appears in either.
+check closes the socket without a word (on plain TCP only after the Logon has been
+accepted; on TLS not at all), and it knows nothing of credentials. So ceguard takes
+AllowedRemoteAddresses out of what QuickFIX sees (engine/fix/settings.py) and judges
+every Logon in fromAdmin; a refusal raises fix.RejectLogon(text), which QuickFIX answers
+with a Logout carrying the text, then disconnects. Each refusal is counted and logged; a
+password never appears in either.
 
-The remote address: the threaded acceptors log "Allows connections to the acceptor from
-ADDRESS" to the session's log in the connection's own thread, just before the Logon goes
-to the session (the TLS one since ceguard's patch, deploy/quickfix/patch_quickfix.py).
-The MaskingLogFactory hands that event to `on_log_event`, which keeps it by OS thread
-until fromAdmin of the same thread takes it. No address known means refused.
+The remote address: ceguard's patch to QuickFIX (deploy/quickfix/patch_quickfix.py) logs
+"Logon connection from ADDRESS" to the session's log on the acceptor's thread just
+before the connection's first message goes to the session. The
+MaskingLogFactory hands that event to `on_log_event`, which keeps it by OS thread and
+session until fromAdmin takes it. No address known means refused.
 
-A Logon for a session the cfg does not define never reaches fromAdmin: QuickFIX (with
-the patch) answers it with a Logout, and logs "Session not found" to its GLOBAL log,
-which `on_log_event` counts and logs as `unknown_session`.
+A Logon that reaches no session never gets to fromAdmin: QuickFIX (patched) answers it
+with a Logout and logs "Session not found" to its GLOBAL log, which `on_log_event` counts
+and logs as `unknown_session`, or `already_logged_on` when the session is logged on from
+another connection.
 """
 
 from __future__ import annotations
@@ -33,15 +35,16 @@ from engine.fix.settings import SessionSettings
 from engine.obs.metrics import Metrics
 
 UNKNOWN_SESSION = "unknown_session"
+ALREADY_LOGGED_ON = "already_logged_on"
 ADDRESS_NOT_ALLOWED = "address_not_allowed"
 ADDRESS_UNKNOWN = "address_unknown"
 MISSING_CREDENTIALS = "missing_credentials"
 BAD_CREDENTIALS = "bad_credentials"
 INTERNAL_ERROR = "internal_error"  # the check itself failed: refused, never let through
-REFUSAL_REASONS = (UNKNOWN_SESSION, ADDRESS_NOT_ALLOWED, ADDRESS_UNKNOWN, MISSING_CREDENTIALS,
+REFUSAL_REASONS = (UNKNOWN_SESSION, ALREADY_LOGGED_ON, ADDRESS_NOT_ALLOWED, ADDRESS_UNKNOWN, MISSING_CREDENTIALS,
                    BAD_CREDENTIALS, INTERNAL_ERROR)
 
-_ALLOWS = "Allows connections to the acceptor from "
+_ADDRESS_EVENT = "Logon connection from "  # logged by ceguard's patch, see above
 _NOT_FOUND = "Session not found for incoming message: "
 _MAX_PENDING = 1024  # addresses of connections whose Logon never came: forget the oldest
 _USERNAME, _PASSWORD, _LOGON = 553, 554, "A"
@@ -81,14 +84,14 @@ class LogonGate:
 
     def on_log_event(self, session: str | None, text: str) -> None:
         """A QuickFIX log event (already masked), from QuickFIX's threads."""
-        if session is not None and text.startswith(_ALLOWS):
+        if session is not None and text.startswith(_ADDRESS_EVENT):
             with self._lock:
                 if len(self._addresses) >= _MAX_PENDING:
                     self._addresses.pop(next(iter(self._addresses)))
-                self._addresses[(threading.get_native_id(), session)] = text[len(_ALLOWS):]
+                self._addresses[(threading.get_native_id(), session)] = text[len(_ADDRESS_EVENT):]
         elif session is None and text.startswith(_NOT_FOUND):
             header = _header(text[len(_NOT_FOUND):])
-            self._refused(UNKNOWN_SESSION, None, None, msg_type=header.get(35),
+            self._refused(_no_session_reason(header), None, None, msg_type=header.get(35),
                           begin_string=header.get(8), sender_comp_id=header.get(49),
                           target_comp_id=header.get(56))
 
@@ -143,6 +146,15 @@ def _allowed(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:  # QuickFIX says "UNKNOWN" when getpeername fails
         return False
     return any(ip in network for network in networks)
+
+
+def _no_session_reason(header: dict[int, str]) -> str:
+    """As QuickFIX (patched) words it: the session is taken, or there is none."""
+    if all(tag in header for tag in (8, 49, 56)):
+        sid = fix.SessionID(header[8], header[56], header[49])
+        if fix.Session.lookupSession(sid) is not None and fix.Session.isSessionRegistered(sid):
+            return ALREADY_LOGGED_ON
+    return UNKNOWN_SESSION
 
 
 def _bytes(text: str) -> bytes:

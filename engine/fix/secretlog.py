@@ -5,7 +5,8 @@ arrived, so a Logon's Password (554) or NewPassword (925) would land on disk in 
 Logon for an unknown session goes to the GLOBAL log, inside an event text too. The
 MaskingLogFactory wraps the FileLogFactory: same files, same line format (`ceguard
 replay` reads them), secrets replaced by a fixed mask (its length tells nothing). Masked
-lines keep their old BodyLength and CheckSum; replay does not check them.
+lines keep their old BodyLength and CheckSum; replay does not check them. Bytes that are
+not UTF-8 are written as U+FFFD (SWIG cannot pass them back to the FileLog).
 
 QuickFIX calls these methods from its own threads through SWIG directors, where an
 escaping exception hangs the process (FIX_NOTES.md 1.2): every method is guarded, and a
@@ -33,6 +34,10 @@ def mask_secrets(text: str) -> str:
     if not any(marker in text for marker in _MARKERS):  # the common case: nothing to do
         return text
     return _SECRET.sub(lambda m: m.group(1) + MASK, text)
+
+
+def _replace_surrogates(text: str) -> str:
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class _MaskingLog(fix.Log):
@@ -73,7 +78,11 @@ class _MaskingLog(fix.Log):
             return
         try:
             args = text if masked else tuple(mask_secrets(t) for t in text)
-            getattr(self._inner, method)(*args)
+            try:
+                getattr(self._inner, method)(*args)
+            except TypeError:  # bytes that are not UTF-8 reach Python as surrogates, which
+                # SWIG cannot hand back: write them as U+FFFD rather than lose the line.
+                getattr(self._inner, method)(*map(_replace_surrogates, args))
         except Exception:
             self._factory.failed()
 
@@ -81,12 +90,13 @@ class _MaskingLog(fix.Log):
 class MaskingLogFactory(fix.LogFactory):
     """A fix.LogFactory whose logs mask secrets before `inner` (a FileLogFactory) writes."""
 
-    def __init__(self, inner: fix.LogFactory, observer: EventObserver | None = None) -> None:
+    def __init__(self, inner: fix.LogFactory, observer: EventObserver | None = None,
+                 on_failure: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.inner = inner
         self.observer = observer
+        self.on_failure = on_failure  # a line dropped (e.g. a metric's inc)
         self.errors: list[str] = []  # logs that could not be created, for start-up to report
-        self.dropped_lines = 0
         # QuickFIX keeps raw pointers to the logs: Python must keep them alive until destroy.
         self._logs: dict[int, tuple[_MaskingLog, fix.Log | None]] = {}
         self._lock = threading.Lock()
@@ -100,6 +110,10 @@ class MaskingLogFactory(fix.LogFactory):
         log = _MaskingLog(self, inner, session_id.toString() if session_id else None)
         with self._lock:
             self._logs[int(log.this)] = (log, inner)
+        # Handed over already disowned: the SWIG director of a LogFactory otherwise
+        # records the log as its own and deletes it with the factory, after QuickFIX's
+        # destroy() (a double free at exit).
+        log.__disown__()
         return log
 
     def destroy(self, log: fix.Log) -> None:
@@ -112,4 +126,8 @@ class MaskingLogFactory(fix.LogFactory):
             self.failed()
 
     def failed(self) -> None:
-        self.dropped_lines += 1
+        if self.on_failure is not None:
+            try:
+                self.on_failure()
+            except Exception:
+                pass  # counting must not be what hangs QuickFIX

@@ -1,10 +1,9 @@
 """FIX over TLS: the acceptor class and the QuickFIX settings of the engine config's [tls].
 
 ceguard builds quickfix 1.16.0 with HAVE_SSL (Makefile, Dockerfile), so QuickFIX itself
-serves TLS. Both acceptors are the threaded ones: a connection per thread, so a slow TLS
-handshake holds up no other session (the single-threaded SSLSocketAcceptor does the
-handshake on its one thread), and the Logon's remote address reaches fromAdmin
-(engine/fix/auth.py).
+serves TLS. The Python module of 1.16.0 has one TLS acceptor, SSLSocketAcceptor: like the
+plain SocketAcceptor it runs every session on one thread (so the two behave alike), and
+it does each TLS handshake on that thread too (QuickFIX gives a handshake 10 s at most).
 """
 
 from __future__ import annotations
@@ -30,4 +29,4 @@ def tls_settings(tls: TlsConfig | None) -> dict[str, str]:
 
 
 def acceptor_class(tls: TlsConfig | None) -> type:
-    return fix.ThreadedSSLSocketAcceptor if tls is not None else fix.ThreadedSocketAcceptor
+    return fix.SSLSocketAcceptor if tls is not None else fix.SocketAcceptor

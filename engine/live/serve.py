@@ -60,7 +60,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     gate = LogonGate(policies, metrics, log)
     app = CeguardApplication(engine, metrics, bust_only, log, gate=gate)
     # FileLogs with passwords masked; their events tell the gate remote addresses.
-    log_factory = MaskingLogFactory(fix.FileLogFactory(fix_settings.settings), gate.on_log_event)
+    log_factory = MaskingLogFactory(fix.FileLogFactory(fix_settings.settings), gate.on_log_event,
+                                    metrics.fix_log_dropped.inc)
     try:
         acceptor = acceptor_class(config.tls)(app, fix.FileStoreFactory(fix_settings.settings),
                                               fix_settings.settings, log_factory)
