@@ -11,7 +11,7 @@ from pathlib import Path
 
 import quickfix as fix
 
-from engine.sim.dropcopy import encode, fix_time
+from engine.sim.dropcopy import fix_time
 from engine.sim.live import Peer, initiator_settings
 from tests.live import Server, fields, free_port, wait_for, write_instruments
 
@@ -34,7 +34,10 @@ def logon(sender: str, begin: str = "FIX.4.4", username: str | None = None,
         body.append((553, username))
     if password is not None:
         body.append((554, password))
-    return encode(begin, body).encode()
+    # latin-1: one byte per character, so a test can send bytes that are not UTF-8.
+    data = "".join(f"{tag}={value}\x01" for tag, value in body).encode("latin-1")
+    head = f"8={begin}\x019={len(data)}\x01".encode()
+    return head + data + b"10=%03d\x01" % (sum(head + data) % 256)
 
 
 def connect(port: int, source: str = "127.0.0.1", tls: ssl.SSLContext | None = None,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections import Counter
 import subprocess
 import sys
 import tomllib
@@ -53,6 +54,8 @@ def run(tmp_path_factory):
             "bad_credentials": exchange(connect(port), logon(
                 "FIRMA", username="firma", password=WRONG_PASSWORD)),
             "missing_credentials": exchange(connect(port), logon("FIRMA")),
+            "not_utf8": exchange(connect(port), logon(  # \xff: a byte that is not UTF-8
+                "FIRMA", username="fir\xffma", password=WRONG_PASSWORD)),
             "unknown_session": exchange(connect(port), logon(
                 "INTRUDER", username="firma", password=INTRUDER_PASSWORD)),
             "address_not_allowed": exchange(connect(port, source="127.0.0.2"), logon(
@@ -71,6 +74,7 @@ def run(tmp_path_factory):
         metrics = server.scrape()
         refused = {reason: server.metric("ceguard_logons_refused_total", reason=reason)
                    for reason in REFUSAL_REASONS}
+        refused["log_lines_dropped"] = server.metric("ceguard_fix_log_lines_dropped_total")
     finally:
         server.stop()
     assert firm_stayed  # a second Logon for its session did not disturb it
@@ -92,6 +96,12 @@ def test_a_refused_logon_gets_a_logout_naming_the_reason(run, reason):
         assert logout[56] == "INTRUDER" and "FIX.4.4:CEGUARD->INTRUDER" in logout[58]
 
 
+def test_a_logon_with_bytes_that_are_not_utf8_is_judged_like_any_other(run):
+    _, answers, _, _ = run
+    [logout] = answers["not_utf8"]
+    assert logout[35] == "5" and "bad_credentials" in logout[58]
+
+
 def test_right_credentials_log_on_from_the_environment_and_from_a_file(run):
     server, answers, _, _ = run
     assert answers["fix42_env_password"][0][35] == "A"  # FIX.4.2: 553/554 in the dictionary
@@ -103,9 +113,11 @@ def test_each_refusal_is_counted_and_logged_by_reason(run):
     server, _, _, refused = run
     assert refused == {"unknown_session": 1, "already_logged_on": 1,
                        "address_not_allowed": 1, "address_unknown": 0,
-                       "missing_credentials": 1, "bad_credentials": 1, "internal_error": 0}
+                       "missing_credentials": 1, "bad_credentials": 2, "internal_error": 0,
+                       "log_lines_dropped": 0}
     events = server.events("logon_refused")
-    assert sorted(e["reason"] for e in events) == sorted(r for r, n in refused.items() if n)
+    assert Counter(e["reason"] for e in events) == {
+        reason: count for reason, count in refused.items() if count and reason in REFUSAL_REASONS}
     by_reason = {e["reason"]: e for e in events}
     assert by_reason["address_not_allowed"]["remote_address"] == "127.0.0.2"
     assert by_reason["bad_credentials"]["session"] == "FIX.4.4:CEGUARD->FIRMA"
@@ -125,7 +137,9 @@ def test_no_password_lands_in_a_file_the_log_or_the_metrics(run):
     # The Logons were logged, with the password masked (the masking path did run).
     firm_log = next(data for path, data in files.items()
                     if path.name == "FIX.4.4-CEGUARD-FIRMA.messages.current.log")
-    assert firm_log.count(f"\x01554={MASK}\x01".encode()) >= 3
+    assert firm_log.count(f"\x01554={MASK}\x01".encode()) >= 4
+    # A byte that is not UTF-8 is logged as U+FFFD; the line is kept.
+    assert "553=fir\ufffdma".encode() in firm_log
     global_log = next(data for path, data in files.items()
                       if path.name == "GLOBAL.messages.current.log")
     assert b"49=INTRUDER" in global_log and f"554={MASK}".encode() in global_log

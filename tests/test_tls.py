@@ -37,7 +37,9 @@ FIRMA = {{ username = "firma", password_file = "../firma.password" }}
             version = sock.version()
             answers = {
                 "firmb": exchange(sock, logon("FIRMB")),  # FIRMB has no credentials
-                "address": exchange(connect(port, "127.0.0.2", verified), logon("FIRMB")),
+                # MsgSeqNum high: FIRMB is past 1 now, and a Logon too low is refused first.
+                "address": exchange(connect(port, "127.0.0.2", verified),
+                                    logon("FIRMB", seq=100)),
                 "unknown": exchange(connect(port, tls=verified), logon("INTRUDER")),
                 "plaintext": exchange(connect(port), logon("FIRMB")),
             }
