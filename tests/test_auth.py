@@ -172,7 +172,8 @@ def config(tmp_path: Path, extra: str) -> Path:
     ('[tls]\ncertificate = "engine.toml"\nkey = "missing.key"', "tls.key", "existing file"),
     ('[tls]\ncertificate = "engine.toml"\nkey = "engine.toml"\nmin_version = "1.1"',
      "tls.min_version", "1.2, 1.3"),
-])
+], ids=["no-password-file", "unset-env", "inline-password", "no-username", "required-not-bool",
+        "tls-no-key", "tls-key-missing", "tls-version"])
 def test_auth_and_tls_config_errors_name_key_and_fix(tmp_path, extra, key, fix):
     with pytest.raises(ConfigError) as error:
         load_config(config(tmp_path, extra))
@@ -189,7 +190,7 @@ def test_auth_and_tls_config_errors_name_key_and_fix(tmp_path, extra, key, fix):
      "auth.required: is true, but MATCHING1"),
     ("", "AllowedRemoteAddresses=127.0.0.1,not-an-ip",
      "FIX.4.4:CEGUARD->MATCHING1 AllowedRemoteAddresses: '127.0.0.1,not-an-ip'"),
-])
+], ids=["unknown-comp-id", "required-but-missing", "bad-address"])
 def test_policy_errors_stop_serve_with_exit_2(tmp_path, extra, cfg_line, message):
     path = config(tmp_path, extra)
     if cfg_line:
