@@ -16,12 +16,14 @@ from engine.sim.live import Peer, initiator_settings
 from tests.live import Server, fields, free_port, wait_for, write_instruments
 
 
-def serve_with(directory: Path, extra_toml: str) -> Server:
-    """`ceguard serve` on the shipped cfg (AllowedRemoteAddresses=127.0.0.1) plus extra TOML."""
+def serve_with(directory: Path, extra_toml: str, overrides: str = "") -> Server:
+    """`ceguard serve` on the shipped cfg (AllowedRemoteAddresses=127.0.0.1) plus extra TOML
+    tables and extra [fix.overrides] lines."""
     write_instruments(directory / "instruments.csv")
     server = Server(directory, free_port(), free_port())
     server.write_config(directory / "instruments.csv")
-    server.config.write_text(server.config.read_text() + extra_toml)
+    text = server.config.read_text().replace("[fix.overrides]\n", f"[fix.overrides]\n{overrides}\n")
+    server.config.write_text(text + extra_toml)
     server.start()
     return server
 
@@ -78,13 +80,26 @@ class CredentialPeer(Peer):
             message.setField(554, self.password)
 
 
-def make_certificate(directory: Path) -> tuple[Path, Path]:
-    """A throwaway self-signed server certificate for 127.0.0.1 and its key (openssl CLI)."""
-    cert, key = directory / "server.crt", directory / "server.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
-                    "-subj", "/CN=ceguard-test", "-addext", "subjectAltName=IP:127.0.0.1",
-                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+def make_certificate(directory: Path, name: str = "server",
+                     ca: tuple[Path, Path] | None = None) -> tuple[Path, Path]:
+    """A throwaway certificate for 127.0.0.1 and its key (openssl CLI): self-signed, or
+    signed by `ca` (its certificate and key)."""
+    cert, key = directory / f"{name}.crt", directory / f"{name}.key"
+    subject = ["-subj", f"/CN=ceguard-test-{name}", "-addext", "subjectAltName=IP:127.0.0.1"]
+    new_key = ["-newkey", "rsa:2048", "-nodes", "-keyout", str(key)]
+    if ca is None:
+        _openssl("req", "-x509", *new_key, "-days", "1", *subject, "-out", str(cert))
+    else:
+        request, extensions = directory / f"{name}.csr", directory / f"{name}.ext"
+        extensions.write_text("subjectAltName=IP:127.0.0.1\n")  # x509 -req drops the CSR's
+        _openssl("req", *new_key, *subject, "-out", str(request))
+        _openssl("x509", "-req", "-in", str(request), "-CA", str(ca[0]), "-CAkey", str(ca[1]),
+                 "-CAcreateserial", "-days", "1", "-extfile", str(extensions), "-out", str(cert))
     return cert, key
+
+
+def _openssl(*args: str) -> None:
+    subprocess.run(["openssl", *args], check=True, capture_output=True)
 
 
 def server_files(server: Server) -> dict[Path, bytes]:

@@ -25,7 +25,7 @@ certificate = "{cert}"
 key = "{key}"
 [auth.credentials]
 FIRMA = {{ username = "firma", password_file = "../firma.password" }}
-""")
+""", overrides='AllowedRemoteAddresses = "127.0.0.0/31"')  # .0 and .1, not .2
     verified = ssl.create_default_context(cafile=str(cert))  # checks the name 127.0.0.1 too
     port = server.fix_port
     try:
@@ -77,3 +77,43 @@ def test_plaintext_fix_to_the_tls_port_gets_no_fix_answer(run):
     assert answers["plaintext"] == []  # the handshake fails; the socket is closed
     firmb = [e for e in server.events("logon") if e["session"] == "FIX.4.4:CEGUARD->FIRMB"]
     assert len(firmb) == 1  # the verified TLS client's, not the plaintext one's
+
+
+@pytest.fixture(scope="module")
+def mutual(tmp_path_factory):
+    """[tls] ca: a client must present a certificate signed by that CA."""
+    base = tmp_path_factory.mktemp("mtls")
+    authority = make_certificate(base, "ca")
+    cert, key = make_certificate(base, "server", ca=authority)
+    client_cert, client_key = make_certificate(base, "client", ca=authority)
+    (base / "server-dir").mkdir()
+    server = serve_with(base / "server-dir", f"""
+[tls]
+certificate = "{cert}"
+key = "{key}"
+ca = "{authority[0]}"
+min_version = "1.3"
+""")
+    anonymous = ssl.create_default_context(cafile=str(authority[0]))
+    with_cert = ssl.create_default_context(cafile=str(authority[0]))
+    with_cert.load_cert_chain(str(client_cert), str(client_key))
+    try:
+        sock = connect(server.fix_port, tls=with_cert)
+        version = sock.version()
+        answers = {"with_cert": exchange(sock, logon("FIRMB"))}
+        try:  # TLS 1.3: the server's verdict on the client may come after the handshake
+            answers["anonymous"] = exchange(connect(server.fix_port, tls=anonymous),
+                                            logon("FIRMA"))
+        except ssl.SSLError:
+            answers["anonymous"] = []
+    finally:
+        server.stop()
+    return server, version, answers
+
+
+def test_with_ca_set_only_a_client_with_a_certificate_logs_on(mutual):
+    server, version, answers = mutual
+    assert version == "TLSv1.3"  # min_version = "1.3"
+    assert answers["with_cert"][0][35] == "A"
+    assert answers["anonymous"] == []
+    assert {e["session"] for e in server.events("logon")} == {"FIX.4.4:CEGUARD->FIRMB"}
