@@ -190,7 +190,9 @@ def test_auth_and_tls_config_errors_name_key_and_fix(tmp_path, extra, key, fix):
      "auth.required: is true, but MATCHING1"),
     ("", "AllowedRemoteAddresses=127.0.0.1,not-an-ip",
      "FIX.4.4:CEGUARD->MATCHING1 AllowedRemoteAddresses: '127.0.0.1,not-an-ip'"),
-], ids=["unknown-comp-id", "required-but-missing", "bad-address"])
+    ('[tls]\ncertificate = "engine.toml"\nkey = "engine.toml"', None,
+     "QuickFIX cannot start the acceptor"),
+], ids=["unknown-comp-id", "required-but-missing", "bad-address", "tls-not-pem"])
 def test_policy_errors_stop_serve_with_exit_2(tmp_path, extra, cfg_line, message):
     path = config(tmp_path, extra)
     if cfg_line:
