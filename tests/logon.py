@@ -29,9 +29,11 @@ def serve_with(directory: Path, extra_toml: str, overrides: str = "") -> Server:
 
 
 def logon(sender: str, begin: str = "FIX.4.4", username: str | None = None,
-          password: str | None = None, seq: int = 1) -> bytes:
+          password: str | None = None, seq: int = 1, reset: bool = False) -> bytes:
     body = [(35, "A"), (49, sender), (56, "CEGUARD"), (34, str(seq)),
             (52, fix_time(datetime.now(timezone.utc))), (98, "0"), (108, "30")]
+    if reset:
+        body.append((141, "Y"))  # ResetSeqNumFlag
     if username is not None:
         body.append((553, username))
     if password is not None:

@@ -19,9 +19,10 @@ from engine.config import load_config
 from engine.errors import ConfigError
 from engine.fix.auth import REFUSAL_REASONS
 from engine.fix.secretlog import MASK, mask_secrets
-from tests.live import ROOT, SHIPPED_CFG
+from tests.live import ROOT, SHIPPED_CFG, wait_for
 from tests.logon import CredentialInitiator, connect, exchange, logon, serve_with, server_files
 
+FIRMA = "FIX.4.4:CEGUARD->FIRMA"
 FILE_PASSWORD = "firmA-file-s3cret"
 ENV_PASSWORD = "matching1-env-s3cret"
 WRONG_PASSWORD = "a-wrong-guess-9"
@@ -37,8 +38,9 @@ MATCHING1 = { username = "matching1", password_env = "CEGUARD_TEST_MATCHING1_PAS
 
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """One serve: each kind of refused Logon over raw sockets, then good logons (FIX.4.2
-    raw with the environment's password, a QuickFIX initiator with the file's)."""
+    """One serve: each kind of refused Logon over raw sockets, good logons (FIX.4.2 raw
+    with the environment's password, a QuickFIX initiator with the file's), a second Logon
+    while logged on, and a refused Logon asking for a sequence reset."""
     base = tmp_path_factory.mktemp("auth")
     (base / "secrets").mkdir()
     (base / "secrets" / "firma.password").write_text(FILE_PASSWORD + "\n")
@@ -71,6 +73,13 @@ def run(tmp_path_factory):
             firm_stayed = firm.peer.logged_on(firm.session)
         finally:
             firm.stop()
+        # A refused Logon asking for a sequence reset must not reset (nor clear the store).
+        store = base / "server" / "store" / "FIX.4.4-CEGUARD-FIRMA"
+        wait_for(lambda: not server.metric("ceguard_session_up", session=FIRMA), what="logout")
+        before = [Path(f"{store}.{part}").read_bytes() for part in ("seqnums", "body")]
+        answers["reset_refused"] = exchange(connect(port), logon(
+            "FIRMA", username="firma", password=WRONG_PASSWORD, reset=True))
+        after = [Path(f"{store}.{part}").read_bytes() for part in ("seqnums", "body")]
         metrics = server.scrape()
         refused = {reason: server.metric("ceguard_logons_refused_total", reason=reason)
                    for reason in REFUSAL_REASONS}
@@ -78,14 +87,14 @@ def run(tmp_path_factory):
     finally:
         server.stop()
     assert firm_stayed  # a second Logon for its session did not disturb it
-    return server, answers, metrics, refused
+    return server, answers, metrics, refused, (before, after)
 
 
 @pytest.mark.parametrize("reason", ["bad_credentials", "missing_credentials",
                                     "unknown_session", "address_not_allowed",
                                     "already_logged_on"])
 def test_a_refused_logon_gets_a_logout_naming_the_reason(run, reason):
-    _, answers, _, _ = run
+    _, answers, _, _, _ = run
     [logout] = answers[reason]  # nothing else: no Logon, then the socket is closed
     assert logout[35] == "5"
     assert f"Logon refused: {reason}" in logout[58]
@@ -97,23 +106,34 @@ def test_a_refused_logon_gets_a_logout_naming_the_reason(run, reason):
 
 
 def test_a_logon_with_bytes_that_are_not_utf8_is_judged_like_any_other(run):
-    _, answers, _, _ = run
+    _, answers, _, _, _ = run
     [logout] = answers["not_utf8"]
     assert logout[35] == "5" and "bad_credentials" in logout[58]
 
 
+def test_a_refused_logon_asking_for_a_reset_resets_nothing(run):
+    _, answers, _, _, (before, after) = run
+    [logout] = answers["reset_refused"]
+    assert "bad_credentials" in logout[58]
+    # Only the Logout was added (sender MsgSeqNum + 1, stored); nothing was reset or dropped.
+    sender, target = (int(n) for n in before[0].split(b" : "))
+    assert sender > 1 and target > 1
+    assert [int(n) for n in after[0].split(b" : ")] == [sender + 1, target]
+    assert after[1].startswith(before[1]) and b"35=5" in after[1][len(before[1]):]
+
+
 def test_right_credentials_log_on_from_the_environment_and_from_a_file(run):
-    server, answers, _, _ = run
+    server, answers, _, _, _ = run
     assert answers["fix42_env_password"][0][35] == "A"  # FIX.4.2: 553/554 in the dictionary
     logons = {event["session"] for event in server.events("logon")}
     assert {"FIX.4.2:CEGUARD->MATCHING1", "FIX.4.4:CEGUARD->FIRMA"} <= logons
 
 
 def test_each_refusal_is_counted_and_logged_by_reason(run):
-    server, _, _, refused = run
+    server, _, _, refused, _ = run
     assert refused == {"unknown_session": 1, "already_logged_on": 1,
                        "address_not_allowed": 1, "address_unknown": 0,
-                       "missing_credentials": 1, "bad_credentials": 2, "internal_error": 0,
+                       "missing_credentials": 1, "bad_credentials": 3, "internal_error": 0,
                        "log_lines_dropped": 0}
     events = server.events("logon_refused")
     assert Counter(e["reason"] for e in events) == {
@@ -125,7 +145,7 @@ def test_each_refusal_is_counted_and_logged_by_reason(run):
 
 
 def test_no_password_lands_in_a_file_the_log_or_the_metrics(run):
-    server, _, metrics, _ = run
+    server, _, metrics, _, _ = run
     files = server_files(server)
     assert any(p.name.endswith(".messages.current.log") for p in files)
     secrets = [FILE_PASSWORD, ENV_PASSWORD, WRONG_PASSWORD, INTRUDER_PASSWORD]

@@ -3,7 +3,8 @@
     python deploy/quickfix/patch_quickfix.py quickfix-1.16.0/
 
 Two changes to the acceptor connections `ceguard serve` uses (SocketConnection for plain
-TCP, SSLSocketConnection for TLS), both where the first message of a connection is read:
+TCP, SSLSocketConnection for TLS), both where the first message of a connection is read,
+and one to the acceptor's Logon (Session::nextLogon):
 1. A Logon that reaches no session is answered with a Logout naming the reason (stock
    QuickFIX closes the socket without a word): no session of those CompIDs, or the
    session is logged on already from another connection.
@@ -12,6 +13,11 @@ TCP, SSLSocketConnection for TLS), both where the first message of a connection 
    AllowedRemoteAddresses on plain TCP only after the Logon has been processed, and not at
    all on TLS.) ceguard reads the event, logged on the thread that then runs fromAdmin,
    to judge AllowedRemoteAddresses itself and refuse with a reason.
+3. An acceptor judges a Logon that asks for a sequence reset (ResetSeqNumFlag=Y, or
+   ResetOnLogon=Y) before resetting: stock 1.16.0 resets the session (sequence numbers and
+   the stored messages, e.g. busts queued for an offline firm) first and runs fromAdmin
+   after, so even a refused Logon wiped them. The reset Logon is verified without the
+   MsgSeqNum-too-low check, which the reset would have made moot.
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -106,6 +112,34 @@ SENDS = {"SocketConnection.cpp": "send(logout)",
          "SSLSocketConnection.cpp": "SSL_write(m_ssl, logout.c_str(), (int)logout.length())"}
 
 
+RESET_FLAG = """  ResetSeqNumFlag resetSeqNumFlag(false);
+  logon.getFieldIfSet(resetSeqNumFlag);
+  m_state.receivedReset(resetSeqNumFlag);
+"""
+
+JUDGED_FIRST = """  ResetSeqNumFlag resetSeqNumFlag(false);
+  logon.getFieldIfSet(resetSeqNumFlag);
+  bool judged = false;  // ceguard: judge (verify runs fromAdmin) before any reset
+  if (!m_state.initiate() && (resetSeqNumFlag.getValue() || m_resetOnLogon)) {
+    if (!verify(logon, false, false)) {
+      return;
+    }
+    judged = true;
+  }
+  m_state.receivedReset(resetSeqNumFlag);
+"""
+
+VERIFY_LOGON = """  if (!verify(logon, false, true)) {
+    return;
+  }
+  m_state.receivedLogon(true);"""
+
+VERIFY_UNLESS_JUDGED = """  if (!judged && !verify(logon, false, true)) {
+    return;
+  }
+  m_state.receivedLogon(true);"""
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
@@ -120,6 +154,8 @@ def patch(source: Path) -> None:
     for name, send in SENDS.items():
         _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
         _replace(cpp / name, FIRST_MESSAGE, PATCHED.replace("{send}", send))
+    _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
+    _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)
 
 
 if __name__ == "__main__":
