@@ -1,10 +1,10 @@
 # Set-up is part of every target: `make demo` and `make test` create .venv themselves.
 #
 # quickfix ships no wheels, and the PyPI sdist compiles without TLS. ceguard serves FIX over
-# TLS, so the Makefile builds quickfix 1.16.0 with HAVE_SSL and ceguard's two patches
+# TLS, so the Makefile builds quickfix 1.16.0 with HAVE_SSL and ceguard's patches
 # (deploy/quickfix/patch_quickfix.py) once, into a cache directory outside the repo, and
-# installs that wheel before ceguard: ~5 min the first time (needs a C++ compiler and the
-# OpenSSL headers, e.g. Debian's libssl-dev), seconds afterwards. The cache is our own
+# installs that wheel before ceguard: ~5-8 min on 2 cores the first time (needs a C++
+# compiler and the OpenSSL headers, e.g. Debian's libssl-dev), seconds afterwards. The cache is our own
 # because pip's would hand back the stock (no-TLS) wheel of the same name.
 PYTHON ?= python3
 VENV := .venv

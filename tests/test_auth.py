@@ -80,6 +80,8 @@ def run(tmp_path_factory):
         answers["reset_refused"] = exchange(connect(port), logon(
             "FIRMA", username="firma", password=WRONG_PASSWORD, reset=True))
         after = [Path(f"{store}.{part}").read_bytes() for part in ("seqnums", "body")]
+        answers["reset_accepted"] = exchange(connect(port), logon(
+            "FIRMA", username="firma", password=FILE_PASSWORD, reset=True))
         metrics = server.scrape()
         refused = {reason: server.metric("ceguard_logons_refused_total", reason=reason)
                    for reason in REFUSAL_REASONS}
@@ -120,6 +122,12 @@ def test_a_refused_logon_asking_for_a_reset_resets_nothing(run):
     assert sender > 1 and target > 1
     assert [int(n) for n in after[0].split(b" : ")] == [sender + 1, target]
     assert after[1].startswith(before[1]) and b"35=5" in after[1][len(before[1]):]
+
+
+def test_a_logon_with_credentials_may_still_reset_the_sequence(run):
+    _, answers, _, _, _ = run
+    reply = answers["reset_accepted"][0]
+    assert (reply[35], reply[34], reply[141]) == ("A", "1", "Y")
 
 
 def test_right_credentials_log_on_from_the_environment_and_from_a_file(run):

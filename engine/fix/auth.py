@@ -22,6 +22,7 @@ another connection.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import ipaddress
 import threading
@@ -126,11 +127,10 @@ class LogonGate:
             return
         if not (message.isSetField(_USERNAME) and message.isSetField(_PASSWORD)):
             raise Refused(MISSING_CREDENTIALS, "Username (553) and Password (554) are required")
-        # Both compared in full, in constant time, so timing tells nothing about either.
-        user_ok = hmac.compare_digest(_bytes(message.getField(_USERNAME)),
-                                      _bytes(credential.username))
-        password_ok = hmac.compare_digest(_bytes(message.getField(_PASSWORD)),
-                                          _bytes(credential.password.value))
+        # Both compared, in constant time and as digests of one length, so timing tells
+        # nothing about either, not even its length.
+        user_ok = _same(message.getField(_USERNAME), credential.username)
+        password_ok = _same(message.getField(_PASSWORD), credential.password.value)
         if not (user_ok & password_ok):
             raise Refused(BAD_CREDENTIALS, "Username (553) or Password (554) is wrong")
 
@@ -157,8 +157,10 @@ def _no_session_reason(header: dict[int, str]) -> str:
     return UNKNOWN_SESSION
 
 
-def _bytes(text: str) -> bytes:
-    return text.encode("utf-8", "surrogateescape")  # SWIG hands non-UTF-8 bytes as surrogates
+def _same(given: str, expected: str) -> bool:
+    def digest(text: str) -> bytes:  # SWIG hands bytes that are not UTF-8 as surrogates
+        return hashlib.sha256(text.encode("utf-8", "surrogateescape")).digest()
+    return hmac.compare_digest(digest(given), digest(expected))
 
 
 def _header(raw: str) -> dict[int, str]:
