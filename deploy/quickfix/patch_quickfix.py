@@ -2,12 +2,14 @@
 
     python deploy/quickfix/patch_quickfix.py quickfix-1.16.0/
 
-Two changes to the acceptor connections `ceguard serve` uses (SocketConnection for plain
-TCP, SSLSocketConnection for TLS), both where the first message of a connection is read,
-and one to the acceptor's Logon (Session::nextLogon):
+Two changes to the acceptor connections (SocketConnection for plain TCP, SSLSocketConnection
+for TLS, which `ceguard serve` uses, and ThreadedSocketConnection, should it switch to the
+threaded acceptor), where the first message of a connection is read, and one to the
+acceptor's Logon (Session::nextLogon):
 1. A Logon that reaches no session is answered with a Logout naming the reason (stock
    QuickFIX closes the socket without a word): no session of those CompIDs, or the
-   session is logged on already from another connection.
+   session is logged on already from another connection (the threaded connection logs
+   that case to the GLOBAL log as "Session already logged on for incoming message: ...").
 2. "Logon connection from ADDRESS" is logged to the session's log just before the
    connection's first message goes to the session. (Stock 1.16.0 checks
    AllowedRemoteAddresses on plain TCP only after the Logon has been processed, and not at
@@ -107,6 +109,44 @@ PATCHED = """          acceptor.getLog()->onIncoming(message);
         m_pSession->next(message, UtcTimeStamp::now());
       }"""
 
+THREADED_NOT_FOUND = """      m_pLog->onIncoming(msg);
+    }
+    return false;"""
+
+THREADED_REFUSAL = """      m_pLog->onIncoming(msg);
+    }
+    std::string logout = refusalLogout(msg);  // ceguard
+    if (!logout.empty()) {
+      send(logout);
+    }
+    return false;"""
+
+THREADED_BUSY = """  if (!m_pSession) {
+    return false;
+  }
+  if (m_sessions.find("""
+
+THREADED_BUSY_REFUSAL = """  if (!m_pSession) {
+    if (m_pLog) {  // ceguard
+      m_pLog->onEvent("Session already logged on for incoming message: " + msg);
+    }
+    std::string logout = refusalLogout(msg);
+    if (!logout.empty()) {
+      send(logout);
+    }
+    return false;
+  }
+  if (m_sessions.find("""
+
+THREADED_ALLOWS = """    m_pSession->getLog()->onEvent("Allows connections to the acceptor from " + remote_address);
+  }
+"""
+
+THREADED_ADDRESS = """    m_pSession->getLog()->onEvent("Allows connections to the acceptor from " + remote_address);
+    m_pSession->getLog()->onEvent("Logon connection from " + remote_address);  // ceguard
+  }
+"""
+
 # SSLSocketConnection::send reports errors through the session, which does not exist here.
 SENDS = {"SocketConnection.cpp": "send(logout)",
          "SSLSocketConnection.cpp": "SSL_write(m_ssl, logout.c_str(), (int)logout.length())"}
@@ -154,6 +194,11 @@ def patch(source: Path) -> None:
     for name, send in SENDS.items():
         _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
         _replace(cpp / name, FIRST_MESSAGE, PATCHED.replace("{send}", send))
+    threaded = cpp / "ThreadedSocketConnection.cpp"
+    _replace(threaded, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
+    _replace(threaded, THREADED_NOT_FOUND, THREADED_REFUSAL)
+    _replace(threaded, THREADED_BUSY, THREADED_BUSY_REFUSAL)
+    _replace(threaded, THREADED_ALLOWS, THREADED_ADDRESS)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)
 

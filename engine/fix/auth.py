@@ -47,6 +47,7 @@ REFUSAL_REASONS = (UNKNOWN_SESSION, ALREADY_LOGGED_ON, ADDRESS_NOT_ALLOWED, ADDR
 
 _ADDRESS_EVENT = "Logon connection from "  # logged by ceguard's patch, see above
 _NOT_FOUND = "Session not found for incoming message: "
+_BUSY = "Session already logged on for incoming message: "  # the threaded acceptor, patched
 _MAX_PENDING = 1024  # addresses of connections whose Logon never came: forget the oldest
 _USERNAME, _PASSWORD, _LOGON = 553, 554, "A"
 
@@ -90,9 +91,11 @@ class LogonGate:
                 if len(self._addresses) >= _MAX_PENDING:
                     self._addresses.pop(next(iter(self._addresses)))
                 self._addresses[(threading.get_native_id(), session)] = text[len(_ADDRESS_EVENT):]
-        elif session is None and text.startswith(_NOT_FOUND):
-            header = _header(text[len(_NOT_FOUND):])
-            self._refused(_no_session_reason(header), None, None, msg_type=header.get(35),
+        elif session is None and text.startswith((_NOT_FOUND, _BUSY)):
+            busy = text.startswith(_BUSY)
+            header = _header(text[len(_BUSY if busy else _NOT_FOUND):])
+            reason = ALREADY_LOGGED_ON if busy else _no_session_reason(header)
+            self._refused(reason, None, None, msg_type=header.get(35),
                           begin_string=header.get(8), sender_comp_id=header.get(49),
                           target_comp_id=header.get(56))
 
