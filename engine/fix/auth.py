@@ -10,14 +10,14 @@ password never appears in either.
 
 The remote address: ceguard's patch to QuickFIX (deploy/quickfix/patch_quickfix.py) logs
 "Logon connection from ADDRESS" to the session's log on the acceptor's thread just
-before the connection's first message goes to the session. The
-MaskingLogFactory hands that event to `on_log_event`, which keeps it by OS thread and
-session until fromAdmin takes it. No address known means refused.
+before the connection's first message goes to the session. The MaskingLogFactory hands
+that event to `on_log_event`, which keeps it by OS thread and session until fromAdmin
+takes it. No address known means refused.
 
 A Logon that reaches no session never gets to fromAdmin: QuickFIX (patched) answers it
-with a Logout and logs "Session not found" to its GLOBAL log, which `on_log_event` counts
-and logs as `unknown_session`, or `already_logged_on` when the session is logged on from
-another connection.
+with a Logout and logs "Session not found" (or, threaded, "Session already logged on") to
+its GLOBAL log, which `on_log_event` counts and logs as `unknown_session`, or
+`already_logged_on` when the session is logged on from another connection.
 """
 
 from __future__ import annotations
@@ -42,8 +42,8 @@ ADDRESS_UNKNOWN = "address_unknown"
 MISSING_CREDENTIALS = "missing_credentials"
 BAD_CREDENTIALS = "bad_credentials"
 INTERNAL_ERROR = "internal_error"  # the check itself failed: refused, never let through
-REFUSAL_REASONS = (UNKNOWN_SESSION, ALREADY_LOGGED_ON, ADDRESS_NOT_ALLOWED, ADDRESS_UNKNOWN, MISSING_CREDENTIALS,
-                   BAD_CREDENTIALS, INTERNAL_ERROR)
+REFUSAL_REASONS = (UNKNOWN_SESSION, ALREADY_LOGGED_ON, ADDRESS_NOT_ALLOWED, ADDRESS_UNKNOWN,
+                   MISSING_CREDENTIALS, BAD_CREDENTIALS, INTERNAL_ERROR)
 
 _ADDRESS_EVENT = "Logon connection from "  # logged by ceguard's patch, see above
 _NOT_FOUND = "Session not found for incoming message: "
@@ -180,11 +180,12 @@ def build_policies(config: EngineConfig, fix_settings: SessionSettings) -> dict[
     """The policy of every session of the cfg; ConfigError for what cannot work."""
     targets = {session: _target(session) for session in fix_settings.sessions}
     where = str(config.source)
+    known = ", ".join(sorted(set(targets.values())))
     for comp_id in config.credentials:
         if comp_id not in targets.values():
             raise ConfigError(where, f"auth.credentials.{comp_id}",
                               f"names CompID {comp_id}, which is the TargetCompID of no session "
-                              f"of {config.fix_settings} ({', '.join(sorted(set(targets.values())))})",
+                              f"of {config.fix_settings} ({known})",
                               "use the counterparty's CompID (its SenderCompID 49)")
     policies = {}
     for session, target in targets.items():

@@ -12,7 +12,8 @@ import quickfix as fix
 
 from engine.config import TLS_PROTOCOLS, TlsConfig
 
-REQUIRE_CLIENT_CERTIFICATE = "1"  # QuickFIX's CertificateVerifyLevel: SSL_VERIFY_FAIL_IF_NO_PEER_CERT
+# QuickFIX's CertificateVerifyLevel 1: OpenSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT.
+REQUIRE_CLIENT_CERTIFICATE = "1"
 
 
 def tls_settings(tls: TlsConfig | None) -> dict[str, str]:
