@@ -7,6 +7,7 @@ the key and the fix; `ceguard serve` then exits with code 2.
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,9 +25,39 @@ _SECTIONS = {
     "metrics": {"listen"},
     "firms": None,  # any PartyID
     "review": None,  # checked by engine.review.settings
+    "auth": {"required", "credentials"},
+    "tls": {"certificate", "key", "ca", "min_version"},
 }
 _SYNCHRONOUS = ("full", "normal")
 MAX_SETTLE_SECONDS = 3600
+_CREDENTIAL_KEYS = {"username", "password_file", "password_env"}
+# QuickFIX's SSLProtocol for each [tls] min_version.
+TLS_PROTOCOLS = {"1.2": "+TLSv1_2 +TLSv1_3", "1.3": "+TLSv1_3"}
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A password read from a file or the environment. repr and str never show it."""
+
+    value: str = field(repr=False)
+    origin: str  # where it came from, for messages: "file PATH" or "environment NAME"
+
+    def __str__(self) -> str:
+        return f"<secret from {self.origin}>"
+
+
+@dataclass(frozen=True)
+class Credential:
+    username: str
+    password: Secret
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    certificate: Path  # PEM server certificate (chain)
+    key: Path  # PEM private key, unencrypted: keep it readable by ceguard only
+    ca: Path | None  # PEM CAs: when set, a client certificate signed by one is required
+    min_version: str  # "1.2" or "1.3"
 
 
 @dataclass(frozen=True)
@@ -43,6 +74,9 @@ class EngineConfig:
     metrics_port: int
     firms: dict[str, str] = field(default_factory=dict)  # PartyID -> QuickFIX session id
     review: ReviewConfig = field(default_factory=ReviewConfig)
+    auth_required: bool = False  # every session's counterparty must have credentials
+    credentials: dict[str, Credential] = field(default_factory=dict)  # by its CompID
+    tls: TlsConfig | None = None
 
 
 def load_config(path: str | Path | None = None) -> EngineConfig:
@@ -62,6 +96,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     surveillance = data.get("surveillance", {})
     journal = data.get("journal", {})
     metrics = data.get("metrics", {})
+    auth = data.get("auth", {})
     host, port = _listen(where, metrics.get("listen", "127.0.0.1:9879"))
     return EngineConfig(
         source=source,
@@ -79,6 +114,9 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         metrics_port=port,
         firms=_firms(where, data.get("firms", {})),
         review=load_review(where, base, data.get("review", {})),
+        auth_required=_bool(where, "auth.required", auth.get("required", False)),
+        credentials=_credentials(where, base, auth.get("credentials", {})),
+        tls=_tls(where, base, data["tls"]) if "tls" in data else None,
     )
 
 
@@ -162,3 +200,92 @@ def _firms(where: str, table: dict) -> dict[str, str]:
                               "write e.g. FIRMA = \"FIX.4.4:CEGUARD->FIRMA\"")
         firms[party_id] = session
     return firms
+
+
+def _bool(where: str, key: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigError(where, key, f"must be true or false, not {value!r}",
+                          f"write {key.rpartition('.')[2]} = true or false")
+    return value
+
+
+def _credentials(where: str, base: Path, table: object) -> dict[str, Credential]:
+    example = ('e.g. FIRMA = { username = "firma", password_file = "/run/secrets/firma" } '
+               'or password_env = "CEGUARD_FIRMA_PASSWORD"')
+    if not isinstance(table, dict):
+        raise ConfigError(where, "auth.credentials", "must be a table of CompIDs", example)
+    result = {}
+    for comp_id, entry in table.items():
+        key = f"auth.credentials.{comp_id}"
+        if not isinstance(entry, dict):
+            raise ConfigError(where, key, "must be a table", example)
+        if "password" in entry:
+            raise ConfigError(where, f"{key}.password",
+                              "holds a password in the config file itself",
+                              "put it in a file outside the repository (password_file) or "
+                              "in an environment variable (password_env)")
+        unknown = set(entry) - _CREDENTIAL_KEYS
+        if unknown:
+            raise ConfigError(where, f"{key}.{sorted(unknown)[0]}", "is not a known key",
+                              f"use only {', '.join(sorted(_CREDENTIAL_KEYS))}")
+        username = entry.get("username")
+        if not isinstance(username, str) or not username:
+            raise ConfigError(where, f"{key}.username", "is missing or empty",
+                              "set the Username (553) the counterparty logs on with")
+        sources = [k for k in ("password_file", "password_env") if k in entry]
+        if len(sources) != 1:
+            raise ConfigError(where, key, "needs exactly one of password_file, password_env",
+                              example)
+        if sources[0] == "password_file":
+            password = _password_file(where, base, f"{key}.password_file",
+                                      entry["password_file"])
+        else:
+            password = _password_env(where, f"{key}.password_env", entry["password_env"])
+        result[comp_id] = Credential(username, password)
+    return result
+
+
+def _password_file(where: str, base: Path, key: str, value: object) -> Secret:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(where, key, f"must be a file path, not {value!r}", "quote the path")
+    path = (base / value).resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8 text"
+        raise ConfigError(where, key, f"names {path}, which cannot be read ({reason})",
+                          "create the file with the password on one line, readable by "
+                          "ceguard only (relative paths start at this config's folder)"
+                          ) from None
+    password = text.rstrip("\r\n")
+    if not password:
+        raise ConfigError(where, key, f"names {path}, which is empty",
+                          "write the password on the file's first line")
+    return Secret(password, f"file {path}")
+
+
+def _password_env(where: str, key: str, value: object) -> Secret:
+    if not isinstance(value, str) or not value:
+        raise ConfigError(where, key, f"must name an environment variable, not {value!r}",
+                          'e.g. password_env = "CEGUARD_FIRMA_PASSWORD"')
+    password = os.environ.get(value, "")
+    if not password:
+        raise ConfigError(where, key, f"names the environment variable {value}, which is "
+                          "not set or empty", f"export {value} before starting ceguard, "
+                          "or use password_file")
+    return Secret(password, f"environment {value}")
+
+
+def _tls(where: str, base: Path, table: dict) -> TlsConfig:
+    for required in ("certificate", "key"):
+        if required not in table:
+            raise ConfigError(where, f"tls.{required}", "is missing",
+                              f"set tls.{required} to a PEM file, or remove [tls] to serve "
+                              "plain TCP")
+    return TlsConfig(
+        certificate=_path(where, base, "tls.certificate", table["certificate"], required=True),
+        key=_path(where, base, "tls.key", table["key"], required=True),
+        ca=_path(where, base, "tls.ca", table.get("ca")),
+        min_version=_choice(where, "tls.min_version", table.get("min_version", "1.2"),
+                            tuple(TLS_PROTOCOLS)),
+    )

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from engine.fix.auth import JOURNAL_UNWRITABLE, LogonGate
 from engine.live.engine import LiveEngine
 from engine.live.sessions import DropCopySessions
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
@@ -19,8 +20,10 @@ _EXECUTION_REPORT = b"\x0135=8\x01"
 
 
 class CeguardApplication(fix.Application):
-    def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log) -> None:
+    def __init__(self, engine: LiveEngine, metrics: Metrics, bust_only: set[str], log,
+                 gate: LogonGate) -> None:
         super().__init__()
+        self.gate = gate  # who may log on (engine/fix/auth.py)
         self.engine = engine
         self.metrics = metrics
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
@@ -55,9 +58,20 @@ class CeguardApplication(fix.Application):
         pass
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        refusal = self._journal_refusal(message, session_id)
+        # The gate raises RejectLogon (QuickFIX answers with a Logout carrying its text),
+        # the one exception let out; it refuses a Logon itself if its check fails.
+        refusal = None
+        try:
+            self.gate.check_logon(message, session_id.toString())
+        except fix.RejectLogon as exc:
+            refusal = exc
+        except Exception:
+            self.log.exception("callback_failed", callback="fromAdmin")
         if refusal is not None:
-            raise fix.RejectLogon(refusal)
+            raise refusal
+        journal_refusal = self._journal_refusal(message, session_id)
+        if journal_refusal is not None:
+            raise fix.RejectLogon(journal_refusal)
 
     def _journal_refusal(self, message: fix.Message, session_id: fix.SessionID) -> str | None:
         """A drop-copy Logon: the reason to refuse it while the journal is unusable;
@@ -69,7 +83,9 @@ class CeguardApplication(fix.Application):
                 return None
             refusal = self.engine.admit_logon(session)
             if refusal is not None:
-                self.log.warning("logon_refused", session=session, reason=refusal)
+                self.metrics.logons_refused.labels(JOURNAL_UNWRITABLE).inc()
+                self.log.warning("logon_refused", session=session, reason=JOURNAL_UNWRITABLE,
+                                 detail=refusal)
             return refusal
         except Exception:
             self.log.exception("callback_failed", callback="fromAdmin")

@@ -4,11 +4,13 @@ QuickFIX resolves relative paths against the process's working directory; ceguar
 resolves them against the cfg file's directory instead, so `ceguard serve` behaves the
 same wherever it is started. Overrides from the engine config replace a key for every
 session (an empty value removes it). Problems become ConfigErrors naming file and key.
+An acceptor's AllowedRemoteAddresses is taken out of what QuickFIX sees and returned per
+session: ceguard enforces it itself, with a Logout naming the reason (engine/fix/auth.py).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import quickfix as fix
@@ -17,6 +19,7 @@ from engine.errors import ConfigError
 
 DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary")
 DIRECTORY_KEYS = ("FileStorePath", "FileLogPath", "FileLogBackupPath")
+ALLOWED_ADDRESSES = "AllowedRemoteAddresses"
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,7 @@ class SessionSettings:
     settings: fix.SessionSettings
     sessions: list[str]  # QuickFIX session ids, e.g. "FIX.4.4:CEGUARD->FIRMA"
     text: str  # the settings as QuickFIX sees them, for the start-up log
+    allowed_addresses: dict[str, str] = field(default_factory=dict)  # session id -> value
 
 
 def load_session_settings(path: Path, overrides: dict[str, str], overrides_base: Path,
@@ -45,9 +49,14 @@ def load_session_settings(path: Path, overrides: dict[str, str], overrides_base:
         raise ConfigError(where, "[SESSION]", "no session is defined",
                           "add a [SESSION] with BeginString, SenderCompID and TargetCompID")
     ids = []
+    allowed = {}
     for number, session in enumerate(sessions, start=1):
         merged = {**default, **session}
         ids.append(_check_session(where, number, merged, connection_type))
+        allowed[ids[-1]] = merged.get(ALLOWED_ADDRESSES, "")
+    if connection_type == "acceptor":
+        for section in sections:
+            section.pop(ALLOWED_ADDRESSES, None)
     text = _render(sections)
     settings = fix.SessionSettings()
     try:
@@ -55,7 +64,7 @@ def load_session_settings(path: Path, overrides: dict[str, str], overrides_base:
     except fix.ConfigError as exc:
         raise ConfigError(where, "(settings)", f"QuickFIX rejects them: {exc}",
                           "correct the key QuickFIX names") from exc
-    return SessionSettings(settings, ids, text)
+    return SessionSettings(settings, ids, text, allowed)
 
 
 def _parse(where: str, lines: list[str]) -> list[dict[str, str]]:

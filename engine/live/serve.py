@@ -12,8 +12,11 @@ from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
+from engine.fix.auth import LogonGate, build_policies
+from engine.fix.secretlog import MaskingLogFactory
 from engine.fix.settings import load_session_settings
 from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
+from engine.fix.tls import acceptor_class, tls_settings
 from engine.journal.store import Journal
 from engine.live.engine import JOURNAL_ERRORS, LiveEngine
 from engine.live.notifier import Notifier
@@ -33,7 +36,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     config = load_config(config_path)
     rulebook = load_rulebook(config.rulebook)
     instruments = load_instruments(config.instruments) if config.instruments else []
-    fix_settings = load_session_settings(config.fix_settings, config.fix_overrides,
+    fix_settings = load_session_settings(config.fix_settings,
+                                         {**config.fix_overrides, **tls_settings(config.tls)},
                                          config.source.resolve().parent)
     for party, session in config.firms.items():
         if session not in fix_settings.sessions:
@@ -41,6 +45,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                               f"names session {session}, which {config.fix_settings} "
                               f"does not define (it has {', '.join(fix_settings.sessions)})",
                               "use one of those session ids, or add the session to the cfg")
+    policies = build_policies(config, fix_settings)
     metrics = Metrics()
     try:
         metrics.serve(config.metrics_host, config.metrics_port)
@@ -53,7 +58,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     try:
         engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
                             lambda: Journal(config.journal, config.journal_synchronous,
-                                                  BACKSTOP_PAGES),
+                                            BACKSTOP_PAGES),
                             metrics, config.firms, config.settle_seconds, log)
         rebuilt = engine.rebuild()
     except JOURNAL_ERRORS as exc:
@@ -64,11 +69,18 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                           ) from exc
     review = review_service(config, engine, metrics, log)  # review mode: cases, not busts
     bust_only = set(config.firms.values())
-    app = CeguardApplication(engine, metrics, bust_only, log)
+    gate = LogonGate(policies, metrics, log)
+    app = CeguardApplication(engine, metrics, bust_only, log, gate=gate)
+    # FileLogs with passwords masked; their events tell the gate remote addresses.
+    log_factory = MaskingLogFactory(fix.FileLogFactory(fix_settings.settings), gate.on_log_event,
+                                    metrics.fix_log_dropped.inc)
     try:
-        acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
-                                      fix_settings.settings,
-                                      fix.FileLogFactory(fix_settings.settings))
+        acceptor = acceptor_class(config.tls)(app, fix.FileStoreFactory(fix_settings.settings),
+                                              fix_settings.settings, log_factory)
+        if log_factory.errors:
+            raise ConfigError(str(config.fix_settings), "FileLogPath",
+                              f"QuickFIX cannot open its logs: {'; '.join(log_factory.errors)}",
+                              "make FileLogPath a directory ceguard can write")
         # The sessions exist now; set them back to the journal before any logon.
         session_ids = list(acceptor.getSessions())
         drop_copies = DropCopySessions([s for s in session_ids
@@ -78,9 +90,13 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         engine.realign()
         acceptor.start()
     except (fix.ConfigError, fix.RuntimeError) as exc:
-        raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
-                          f"QuickFIX cannot start the acceptor: {exc}",
-                          "check the port is free and the session settings are valid") from exc
+        key, fix_hint = "SocketAcceptPort / sessions", \
+            "check the port is free and the session settings are valid"
+        if config.tls is not None:
+            key, fix_hint = f"{key} / [tls] in {config.source}", \
+                f"{fix_hint}, and that tls.certificate and tls.key are a matching PEM pair"
+        raise ConfigError(str(config.fix_settings), key,
+                          f"QuickFIX cannot start the acceptor: {exc}", fix_hint) from exc
     checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
     checkpointer.start()
     if review is not None:
@@ -88,7 +104,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
              sessions=fix_settings.sessions, instruments=len(instruments),
              rulebook=str(config.rulebook or "built-in"), journal=str(config.journal),
-             settle_seconds=config.settle_seconds, firms=config.firms)
+             settle_seconds=config.settle_seconds, firms=config.firms,
+             tls=config.tls is not None, credentials=sorted(config.credentials))
     resent, recovered = engine.resend_unsent()
     log.info("serving", port=_port(fix_settings.text), fills_rebuilt=rebuilt,
              busts_resent=resent, busts_found_handed_over=recovered,

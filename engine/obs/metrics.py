@@ -74,6 +74,13 @@ class Metrics:
                                "matching engine resends them after the resume)",
                                ["session"], registry=r)
         self.journal_writable.set(1)
+        # Who may connect (engine/fix/auth.py zeroes each reason at start).
+        self.logons_refused = Counter("ceguard_logons_refused",
+                                      "Logons refused with a Logout, by reason",
+                                      ["reason"], registry=r)
+        self.fix_log_dropped = Counter("ceguard_fix_log_lines_dropped",
+                                       "FIX log lines not written (the masking log failed)",
+                                       registry=r)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)
