@@ -25,8 +25,7 @@ from engine.live.notifier import FAILED, Notifier
 from engine.obs.metrics import Metrics
 from engine.records import RecordMaker
 
-# One QuickFIX message is one decoder unit; the spare rows are never needed but cost nothing.
-_UNIT_ROWS = 4
+_UNIT_ROWS = 1  # one QuickFIX message is one decoder unit
 VENUE = "venue"
 FIRM = "firm"
 
@@ -129,7 +128,10 @@ class LiveEngine:
     # Internals, all under the lock.
 
     def _judge(self, seq: int, raw: bytes) -> np.ndarray:
-        buf = np.frombuffer(raw, np.uint8)
+        # One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
+        # one) must not end it, nor start a second unit numbered like the next fill.
+        # Same length, so the records' offsets into `raw` stay right.
+        buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
         count, _ = decode(buf, 0, len(raw), True, seq, True, self._units)
         return self.core.judge(buf, self._units, count, seq).copy()
 
