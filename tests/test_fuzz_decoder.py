@@ -40,6 +40,7 @@ from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.obs.logging import get_logger
 from engine.obs.metrics import Metrics
+from engine.prices import PriceError, to_fixed
 from engine.replay.reader import InputError
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
@@ -394,3 +395,12 @@ def test_replay_records_are_valid_and_do_not_depend_on_chunking(tmp_path, data, 
 def test_random_bytes_give_records_or_nothing(tmp_path, data, chunk):
     INPUTS_TRIED["random"] += 1
     check_replay(tmp_path, data, chunk)
+
+
+
+@pytest.mark.parametrize("text", ["9999999999999", "9223372036855", "1000000.000001"])
+def test_a_price_whose_scaling_would_overflow_is_too_large(text):
+    """Found by the fuzzer: 13 integer digits passed the scan's guard, and scaling them to
+    millionths overflowed int64 into a negative LastPx that was judged."""
+    with pytest.raises(PriceError, match="larger than the supported maximum"):
+        to_fixed(text)
