@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from engine.fix.session_events import SessionEvents
 from engine.live.engine import LiveEngine
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
 
@@ -23,6 +24,7 @@ class CeguardApplication(fix.Application):
         self.metrics = metrics
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
         self.log = log
+        self.session_events = SessionEvents(metrics, log)  # Rejects and Logouts sent
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         try:
@@ -47,13 +49,13 @@ class CeguardApplication(fix.Application):
             self.log.exception("callback_failed", callback="onLogout")
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.session_events.outgoing(message, session_id)  # guarded: never raises
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         pass
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.session_events.outgoing(message, session_id)  # BusinessMessageRejects
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         unsupported = False

@@ -12,6 +12,7 @@ from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
+from engine.fix.session_events import EventLogTail, event_logs
 from engine.fix.settings import load_session_settings
 from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
@@ -54,15 +55,18 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     bust_only = set(config.firms.values())
     app = CeguardApplication(engine, metrics, bust_only, log)
     try:
-        acceptor = fix.SocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
-                                      fix_settings.settings,
-                                      fix.FileLogFactory(fix_settings.settings))
+        # Threaded: one thread per connection, so a peer that dribbles bytes before its
+        # Logon cannot stall the other sessions (SocketAcceptor serves all in one loop).
+        acceptor = fix.ThreadedSocketAcceptor(app, fix.FileStoreFactory(fix_settings.settings),
+                                              fix_settings.settings,
+                                              fix.FileLogFactory(fix_settings.settings))
         acceptor.start()
     except (fix.ConfigError, fix.RuntimeError) as exc:
         raise ConfigError(str(config.fix_settings), "SocketAcceptPort / sessions",
                           f"QuickFIX cannot start the acceptor: {exc}",
                           "check the port is free and the session settings are valid") from exc
     session_ids = list(acceptor.getSessions())
+    dropped = EventLogTail(event_logs(fix_settings.settings, session_ids), app.session_events)
     engine.attach(Notifier(session_ids))
     log.info("config_loaded", config=str(config.source), fix_settings=str(config.fix_settings),
              sessions=fix_settings.sessions, instruments=len(instruments),
@@ -78,6 +82,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     try:
         while not stop.wait(TICK_SECONDS):
             engine.tick()
+            dropped.poll()  # garbled messages QuickFIX dropped: counted and logged
             ticks += 1
             if ticks % SEQNUM_EVERY_TICKS == 0:
                 _export_seqnums(session_ids, metrics)
