@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/fuzz_decoder.py --examples 20000
 
-Runs each fuzz test with that many examples (`make test` runs 60-200), then prints
+Runs each fuzz test with that many examples (`make test` runs 40-200), then prints
 how many inputs each one tried and how long it took. A failure stops the run with
 hypothesis's shrunk falsifying example, as in pytest.
 """

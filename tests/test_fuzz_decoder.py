@@ -383,14 +383,14 @@ def check_replay(tmp_path: Path, data: bytes, chunk: int) -> None:
     assert replay_records(zipped, chunk) == whole  # stream with carries
 
 
-@fuzz(60)
+@fuzz(50)
 @given(logs(), st.integers(1, 64))
 def test_replay_records_are_valid_and_do_not_depend_on_chunking(tmp_path, data, chunk):
     INPUTS_TRIED["replay"] += 1
     check_replay(tmp_path, data, chunk)
 
 
-@fuzz(60)
+@fuzz(40)
 @given(st.binary(min_size=1, max_size=400), st.integers(1, 64))
 def test_random_bytes_give_records_or_nothing(tmp_path, data, chunk):
     INPUTS_TRIED["random"] += 1
