@@ -202,6 +202,20 @@ def test_garbled_messages_are_dropped_silently_and_counted(live, peer):
     assert_still_serving(live)
 
 
+def test_a_non_numeric_body_length_is_dropped_and_asked_for_again(live, peer):
+    server = live[0]
+    peer.logon()
+    before = server.metric("ceguard_dropped_messages_total", session=SESSION,
+                           reason="bad_body_length")
+    head, _, rest = peer.message("8", fill_body("BL1")).partition(b"\x019=")
+    peer.send(head + b"\x019=abc" + SOH + rest.partition(SOH)[2])
+    wait_for(lambda: server.metric("ceguard_dropped_messages_total", session=SESSION,
+                                   reason="bad_body_length") == before + 1, 10, "the count")
+    peer.send(peer.message("8", fill_body("BL2")))  # one MsgSeqNum past the lost one
+    resend = peer.receive("2")
+    assert resend is not None and resend[7] == str(peer.seq - 2)  # BeginSeqNo: the lost one
+
+
 @pytest.mark.parametrize("name, body, reason_373, tag", [
     ("unknown MsgType", None, "invalid_msgtype", None),
     ("non-numeric LastPx", replaced(fill_body("NN1"), 31, "abc"), "incorrect_data_format", "31"),
