@@ -127,6 +127,7 @@ class EventLogTail:
             size = _size(path)
             if size < self._offsets[session]:  # the log was reset or rotated
                 self._offsets[session] = 0
+                self._partial[session] = b""
             if size == self._offsets[session]:
                 continue
             try:
