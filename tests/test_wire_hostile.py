@@ -158,6 +158,10 @@ def test_garbage_before_logon_is_unanswered_and_harmless(live, peer):
     server = live[0]
     peer.send(b"GET / HTTP/1.1\r\nHost: ceguard\r\n\r\n" + bytes(range(256)) * 8)
     assert_still_serving(live)
+    peer.sock.settimeout(0.5)
+    with pytest.raises(socket.timeout):  # neither an answer nor a hang-up
+        peer.sock.recv(1)
+    peer.sock.settimeout(5)
     # A garbled frame for no configured session: dropped, counted, connection closed.
     unknown = server.metric("ceguard_dropped_messages_total", reason="unknown_session")
     peer.send(peer.message("A", [(98, "0"), (108, "1")], sender="NOBODY"))
