@@ -83,7 +83,7 @@ class SessionEvents:
             self.log.exception("callback_failed", callback="outgoing")
 
     def event(self, session: str, text: str) -> None:
-        """From the Log: count a message dropped without an answer, or a timeout."""
+        """From EventLogTail: count a message dropped without an answer, or a timeout."""
         try:
             if text.startswith(TIMEOUT_EVENT):
                 self.metrics.session_timeouts.labels(session).inc()
