@@ -55,11 +55,12 @@ def parse_fixed(buf, start, end, decimals, limit):
             return 0, codes.REASON_NOT_A_NUMBER
     if not seen_digit:
         return 0, codes.REASON_NOT_A_NUMBER
+    scale = 1
     for _ in range(frac_digits, decimals):
-        value *= 10
-    if value > limit:
+        scale *= 10
+    if value > limit // scale:  # value * scale > limit, tested before it can overflow int64
         return 0, codes.REASON_TOO_LARGE
-    return value, codes.REASON_NONE
+    return value * scale, codes.REASON_NONE
 
 
 class PriceError(ValueError):

@@ -142,6 +142,7 @@ def test_each_refusal_is_counted_and_logged_by_reason(run):
     assert refused == {"unknown_session": 1, "already_logged_on": 1,
                        "address_not_allowed": 1, "address_unknown": 0,
                        "missing_credentials": 1, "bad_credentials": 3, "internal_error": 0,
+                       "journal_unwritable": 0,
                        "log_lines_dropped": 0}
     events = server.events("logon_refused")
     assert Counter(e["reason"] for e in events) == {

@@ -12,6 +12,7 @@ from __future__ import annotations
 import quickfix as fix
 
 from engine.fix.auth import JOURNAL_UNWRITABLE, LogonGate
+from engine.fix.session_events import SessionEvents
 from engine.live.engine import LiveEngine
 from engine.live.sessions import DropCopySessions
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
@@ -29,6 +30,7 @@ class CeguardApplication(fix.Application):
         self.bust_only = bust_only  # firm sessions: they receive busts, send no fills
         self.log = log
         self.sessions: DropCopySessions | None = None  # set once the acceptor exists
+        self.session_events = SessionEvents(metrics, log)  # Rejects and Logouts sent
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         try:
@@ -55,7 +57,7 @@ class CeguardApplication(fix.Application):
             self.log.exception("callback_failed", callback="onLogout")
 
     def toAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.session_events.outgoing(message, session_id)  # guarded: never raises
 
     def fromAdmin(self, message: fix.Message, session_id: fix.SessionID) -> None:
         # The gate raises RejectLogon (QuickFIX answers with a Logout carrying its text),
@@ -92,7 +94,7 @@ class CeguardApplication(fix.Application):
             return None
 
     def toApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
-        pass
+        self.session_events.outgoing(message, session_id)  # BusinessMessageRejects
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         unsupported = False

@@ -22,6 +22,7 @@ SOH = 1
 PIPE = 124
 NEWLINE = 10
 MAX_QTY = 10**15  # in millionths: a billion shares
+MAX_YEAR = 2261  # ns since the epoch overflow int64 in April 2262
 
 # Columns of a unit row.
 U_KIND = 0
@@ -122,7 +123,7 @@ def parse_utc_timestamp(buf, start, end):
     hour = _digits(buf, start + 9, 2)
     minute = _digits(buf, start + 12, 2)
     second = _digits(buf, start + 15, 2)
-    if year < 1970 or month < 1 or month > 12 or day < 1 or day > 31:
+    if year < 1970 or year > MAX_YEAR or month < 1 or month > 12 or day < 1 or day > 31:
         return -1
     if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 60:
         return -1

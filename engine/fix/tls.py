@@ -30,4 +30,7 @@ def tls_settings(tls: TlsConfig | None) -> dict[str, str]:
 
 
 def acceptor_class(tls: TlsConfig | None) -> type:
-    return fix.SSLSocketAcceptor if tls is not None else fix.SocketAcceptor
+    # Plain TCP is threaded, one thread per connection, so that a peer dribbling bytes
+    # before its Logon cannot stall the other sessions (SocketAcceptor serves all in one
+    # loop). The Python module has no threaded TLS acceptor: TLS keeps that limit.
+    return fix.SSLSocketAcceptor if tls is not None else fix.ThreadedSocketAcceptor

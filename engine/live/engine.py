@@ -37,8 +37,7 @@ from engine.live.sessions import DropCopySessions
 from engine.obs.metrics import Metrics
 from engine.records import RecordMaker
 
-# One QuickFIX message is one decoder unit; the spare rows are never needed but cost nothing.
-_UNIT_ROWS = 4
+_UNIT_ROWS = 1  # one QuickFIX message is one decoder unit
 _KEEP_ALL = np.ones(len(codes.VERDICT_NAMES), np.bool_)  # every decision row is journaled
 VENUE = "venue"
 FIRM = "firm"
@@ -260,10 +259,13 @@ class LiveEngine:
     # Internals, all under the lock.
 
     def _judge(self, seq: int, raw: bytes) -> np.ndarray:
-        # Decoded and judged in one numba call: one dispatch per fill, not two.
-        _, _, rows = self.core.decode_and_judge(np.frombuffer(raw, np.uint8), 0, len(raw), True,
-                                                seq, True, seq, _UNIT_ROWS, _KEEP_ALL,
-                                                self._dropped)
+        # One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
+        # one) must not end it, nor start a second unit numbered like the next fill.
+        # Same length, so the records' offsets into `raw` stay right. Decoded and judged
+        # in one numba call: one dispatch per fill, not two.
+        buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
+        _, _, rows = self.core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq,
+                                                _UNIT_ROWS, _KEEP_ALL, self._dropped)
         return rows.copy()
 
     def _window_open(self) -> bool:

@@ -14,6 +14,7 @@ from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.auth import LogonGate, build_policies
 from engine.fix.secretlog import MaskingLogFactory
+from engine.fix.session_events import EventLogTail, event_logs
 from engine.fix.settings import load_session_settings
 from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from engine.fix.tls import acceptor_class, tls_settings
@@ -97,6 +98,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                 f"{fix_hint}, and that tls.certificate and tls.key are a matching PEM pair"
         raise ConfigError(str(config.fix_settings), key,
                           f"QuickFIX cannot start the acceptor: {exc}", fix_hint) from exc
+    dropped = EventLogTail(event_logs(fix_settings.settings, session_ids), app.session_events)
     checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
     checkpointer.start()
     if review is not None:
@@ -116,6 +118,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     try:
         while not stop.wait(TICK_SECONDS):
             engine.tick()
+            dropped.poll()  # garbled messages QuickFIX dropped: counted and logged
             ticks += 1
             if ticks % SEQNUM_EVERY_TICKS == 0:
                 _export_seqnums(session_ids, metrics)

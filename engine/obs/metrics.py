@@ -81,6 +81,25 @@ class Metrics:
         self.fix_log_dropped = Counter("ceguard_fix_log_lines_dropped",
                                        "FIX log lines not written (the masking log failed)",
                                        registry=r)
+        # Bad input QuickFIX answers or drops by itself (engine/fix/session_events.py).
+        self.session_rejects = Counter("ceguard_session_rejects",
+                                       "Session-level Rejects (35=3) sent, by "
+                                       "SessionRejectReason (373)", ["session", "reason"],
+                                       registry=r)
+        self.business_rejects = Counter("ceguard_business_rejects",
+                                        "BusinessMessageRejects (35=j) sent, by "
+                                        "BusinessRejectReason (380)", ["session", "reason"],
+                                        registry=r)
+        self.logouts_sent = Counter("ceguard_logouts_sent",
+                                    "Logouts (35=5) sent, by reason (from their Text 58; "
+                                    "none: a plain logout)", ["session", "reason"], registry=r)
+        self.dropped_messages = Counter("ceguard_dropped_messages",
+                                        "Messages dropped without an answer (bad CheckSum or "
+                                        "BodyLength, malformed, no such session)",
+                                        ["session", "reason"], registry=r)
+        self.session_timeouts = Counter("ceguard_session_timeouts",
+                                        "Sessions disconnected for want of a complete message "
+                                        "within the heartbeat timeout", ["session"], registry=r)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)

@@ -8,6 +8,7 @@ import mmap
 import os
 import stat
 import sys
+import zlib
 from collections.abc import Iterator
 from typing import BinaryIO
 
@@ -52,9 +53,14 @@ def map_log(path: str) -> mmap.mmap | None:
     return mapped
 
 
-def chunks(stream: BinaryIO, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+def chunks(stream: BinaryIO, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    done = 0
     while True:
-        block = stream.read(size)
+        try:
+            block = stream.read(size)
+        except (EOFError, OSError, zlib.error) as exc:  # a truncated or corrupt gzip
+            raise InputError(f"{path}: cannot be read after {done:,} bytes ({exc})") from exc
+        done += len(block)
         if not block:
             return
         yield block

@@ -138,7 +138,7 @@ class Replay:
         stream, size = open_log(path)
         carry = b""
         with stream:
-            for block in chunks(stream, self.chunk_bytes):
+            for block in chunks(stream, path, self.chunk_bytes):
                 if self._caret_soh is None:
                     self._caret_soh = b"^A" in block
                 data = carry + block if carry else block
