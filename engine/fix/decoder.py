@@ -51,7 +51,8 @@ U_PRICE_TEXT = 31
 U_MSGTYPE = 33
 U_EXECTYPE = 35
 U_TRANSTYPE = 37
-N_UNIT_COLS = 39
+U_SKIPPED = 39  # scratch: the spans of fields the core does not need land here
+N_UNIT_COLS = 41
 
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
@@ -64,13 +65,16 @@ def _at(buf, i):
 
 
 # What the decoder does with a field, by tag: keep its span in column >= 0 (U_*), or one
-# of the actions below; any other tag (-1) is skipped. A table, not a chain of compares.
-_SKIP = -1
+# of the actions below. Any other tag is skipped: its span is stored too, in the scratch
+# columns, so that the common case takes no branch on the tag. A table, not a chain of
+# compares.
+_SKIP = U_SKIPPED
 _SIDE = -2
 _AGGRESSOR = -3
 _POSSDUP = -4
 _BEGIN_STRING = -5  # 8: skipped, but "8=FIX" after the first field begins a message
 _CHECKSUM = -6  # 10: skipped, and ends the message
+_UNKNOWN = -7
 _SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
               (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
               (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE))
@@ -121,14 +125,14 @@ _SIXES = np.uint64(0x0606060606060606)
 @inline_kernel
 def _short_tag_action(buf, q, length):
     """The action of the tag buf[q:q + length] for 0 < length < 8 (and q + 8 <= len(buf)),
-    or 0 (not an action) when those bytes are not a number without leading zero."""
+    or _UNKNOWN when those bytes are not a number without leading zero."""
     mask = (np.uint64(1) << np.uint64(8 * length)) - np.uint64(1)
     text = load_u64(buf, q) & mask
     zeros = _ZEROS & mask
     # each byte 0x30-0x3F, and none above 0x39 (+6 carries into no other byte then)
     if ((text & _HIGH_NIBBLES) ^ zeros) | (((text + (_SIXES & mask)) & _HIGH_NIBBLES) ^ zeros) \
             or (text & np.uint64(0xFF)) == np.uint64(48):
-        return 0
+        return _UNKNOWN
     slot = (text * _KEY_MULTIPLIER) >> np.uint64(58)
     return _KEY_ACTION[slot] if _KEY_TEXT[slot] == text else _SKIP
 
@@ -426,11 +430,11 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
                     break
                 i = base + WINDOW
             t = i + np.int64(trailing_zeros(hits))
-        action = 0
+        action = _UNKNOWN
         if fast and t - q < 8 and q + 8 <= buf.shape[0] and t > q:
             action = _short_tag_action(buf, q, t - q)  # buf[t] is '=': a good tag
         bad = False
-        if action == 0:
+        if action == _UNKNOWN:
             tag = 0
             for k in range(q, t):
                 c = _at(buf, k)
