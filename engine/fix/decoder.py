@@ -16,7 +16,7 @@ import numpy as np
 
 from engine import codes
 from engine.jit import WINDOW, eq_masks, inline_kernel, kernel, load_u64, trailing_zeros
-from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
+from engine.prices import MAX_PRICE, POW10, PRICE_DECIMALS, parse_fixed
 
 SOH = 1
 PIPE = 124
@@ -185,9 +185,7 @@ def parse_utc_timestamp(buf, start, end):
         frac = _digits(buf, start + 18, digits)
         if frac < 0:
             return -1
-        frac_ns = frac
-        for _ in range(digits, 9):
-            frac_ns *= 10
+        frac_ns = frac * POW10[9 - digits]
     days = _days_from_civil(year, month, day)
     return ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + frac_ns
 
