@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument, load_instruments
 from engine.core.state import CoreState
-from engine.core.tables import probe
+from engine.core.tables import HUGE_PAGE, probe, zeroed
 from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.fix.hashing import hash_text
 from engine.jit import WINDOW
@@ -89,3 +89,17 @@ def test_decoding_does_not_depend_on_the_bytes_after_the_end(parts, sep, pipes, 
         units.append((count, end, rows[:count].tolist()))
     assert units[0] == units[1]
     assert units[0][0] >= 1
+
+
+def test_tables_on_huge_pages_are_plain_zeroed_arrays():
+    """zeroed() may back a table by its own memory map: it must still be np.zeros, aligned
+    to huge pages when large, writable, and independent of any other table."""
+    small, large, other = zeroed((3, 5)), zeroed((1 << 18, 4, 2)), zeroed((1 << 18, 4, 2))
+    for array, shape in ((small, (3, 5)), (large, (1 << 18, 4, 2))):
+        assert array.shape == shape and array.dtype == np.int64
+        assert array.flags["C_CONTIGUOUS"] and array.flags["WRITEABLE"]
+        assert not array.any()
+    assert large.ctypes.data % HUGE_PAGE == 0
+    large[-1, -1, -1] = 7
+    large[0, 0, 0] = 5
+    assert int(large.sum()) == 12 and not other.any()

@@ -14,9 +14,28 @@ Three kinds:
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from engine.jit import cached, kernel
+
+HUGE_PAGE = 2 << 20
+
+
+def zeroed(shape: tuple[int, ...]) -> np.ndarray:
+    """np.zeros(shape, np.int64), on transparent huge pages where the kernel gives them to
+    regions that ask (THP "madvise" mode, as on the project's machines). The big tables
+    are read at random, a line or two per fill: with 4 KiB pages most of those reads
+    also missed the TLB (the ExecID set alone spans 4,096 pages)."""
+    size = int(np.prod(shape)) * 8
+    if size < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(shape, np.int64)
+    region = mmap.mmap(-1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region.madvise(mmap.MADV_HUGEPAGE)
+    skip = -np.frombuffer(region, np.uint8, count=1).ctypes.data % HUGE_PAGE  # align
+    return np.frombuffer(region, np.int64, count=size // 8, offset=skip).reshape(shape)
+
 
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
 GEN_COUNT = 1    # meta[1]: keys in the current generation
@@ -53,7 +72,7 @@ BUCKET = 4  # 4 keys x 16 bytes: one 64-byte cache line
 def new_recent_set(capacity: int) -> np.ndarray:
     buckets = capacity // BUCKET
     assert buckets & (buckets - 1) == 0, "capacity must be a power of two"
-    return np.zeros((buckets, BUCKET, 2), np.int64)
+    return zeroed((buckets, BUCKET, 2))
 
 
 @kernel
@@ -76,8 +95,7 @@ def seen_or_add(keys, h1, h2):
 def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(keys (2, capacity, 2), vals (2, capacity, 2), meta) of an empty 2-generation table."""
     assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
-    return (np.zeros((2, capacity, 2), np.int64), np.zeros((2, capacity, 2), np.int64),
-            np.zeros(2, np.int64))
+    return zeroed((2, capacity, 2)), zeroed((2, capacity, 2)), np.zeros(2, np.int64)
 
 
 @kernel
