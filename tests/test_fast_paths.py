@@ -10,7 +10,7 @@ from hypothesis import given, settings, strategies as st
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument, load_instruments
 from engine.core.state import CoreState
-from engine.core.tables import HUGE_PAGE, probe, zeroed
+from engine.core.tables import GEN_VALUE, HUGE_PAGE, gen_find, gen_insert, new_generations, probe, zeroed
 from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.fix.hashing import hash_text
 from engine.jit import WINDOW
@@ -103,3 +103,21 @@ def test_tables_on_huge_pages_are_plain_zeroed_arrays():
     large[-1, -1, -1] = 7
     large[0, 0, 0] = 5
     assert int(large.sum()) == 12 and not other.any()
+
+
+def test_two_generation_table_keeps_values_with_their_keys():
+    """Keys and values share a slot: a rotation drops the older generation's keys, and a key
+    found only in the older one comes forward with its values."""
+    slots, meta = new_generations(8)
+    for k in range(1, 5):  # fills the current generation to half
+        slot = gen_insert(slots, meta, k, k * 7)
+        slots[meta[0], slot, GEN_VALUE:] = (k * 10, k * 100)
+    first = int(meta[0])
+    assert gen_insert(slots, meta, 99, 5) >= 0 and meta[0] != first  # rotated
+    slot = gen_find(slots, meta, 3, 21)
+    assert slot >= 0 and slots[meta[0], slot].tolist() == [3, 21, 30, 300]
+    assert gen_find(slots, meta, 3, 22) == -1
+    for k in range(100, 104):  # one more rotation: keys 1, 2 and 4 are forgotten
+        gen_insert(slots, meta, k, k)
+    assert gen_find(slots, meta, 1, 7) == -1 and gen_find(slots, meta, 4, 28) == -1
+    assert gen_find(slots, meta, 99, 5) >= 0  # one of the last capacity / 2 keys

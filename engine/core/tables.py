@@ -1,6 +1,6 @@
 """Open-addressing hash tables on 128-bit keys, as numpy arrays for numba.
 
-`keys[..., 0] == 0` marks an empty slot (hashing.hash_spans never yields h1 == 0).
+`keys[..., 0] == 0` (a slot's first column) marks an empty slot (hashing.hash_spans never yields h1 == 0).
 
 Three kinds:
 - a growing table (symbols): Python doubles it when half full (`grow_table`);
@@ -92,44 +92,50 @@ def seen_or_add(keys, h1, h2):
     return False
 
 
-def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys (2, capacity, 2), vals (2, capacity, 2), meta) of an empty 2-generation table."""
+GEN_VALUE = 2  # a two-generation slot: key (h1, h2), then its two values: 32 bytes
+
+
+def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """(slots (2, capacity, 4), meta) of an empty 2-generation table. A key and its values
+    share a slot, so a look-up reads one cache line, not a line of keys and one of values."""
     assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
-    return zeroed((2, capacity, 2)), zeroed((2, capacity, 2)), np.zeros(2, np.int64)
+    return zeroed((2, capacity, 4)), np.zeros(2, np.int64)
 
 
 @kernel
-def gen_find(keys, vals, meta, h1, h2):
+def gen_find(slots, meta, h1, h2):
     """Slot of the key in the current generation (copied forward if only in the older), or -1."""
     cur = meta[GEN_CURRENT]
-    slot, found = probe(keys[cur], h1, h2)
+    slot, found = probe(slots[cur], h1, h2)
     if found:
         return slot
     older = 1 - cur
-    old_slot, found = probe(keys[older], h1, h2)
+    old_slot, found = probe(slots[older], h1, h2)
     if not found:
         return -1
-    saved_0 = vals[older, old_slot, 0]  # gen_insert may rotate onto this slot
-    saved_1 = vals[older, old_slot, 1]
-    slot = gen_insert(keys, vals, meta, h1, h2)
-    vals[meta[GEN_CURRENT], slot, 0] = saved_0
-    vals[meta[GEN_CURRENT], slot, 1] = saved_1
+    saved_0 = slots[older, old_slot, GEN_VALUE]  # gen_insert may rotate onto this slot
+    saved_1 = slots[older, old_slot, GEN_VALUE + 1]
+    slot = gen_insert(slots, meta, h1, h2)
+    slots[meta[GEN_CURRENT], slot, GEN_VALUE] = saved_0
+    slots[meta[GEN_CURRENT], slot, GEN_VALUE + 1] = saved_1
     return slot
 
 
 @kernel
-def gen_insert(keys, vals, meta, h1, h2):
-    """Slot for a key known to be absent, in the current generation (rotating if full)."""
-    capacity = keys.shape[1]
+def gen_insert(slots, meta, h1, h2):
+    """Slot for a key known to be absent, in the current generation (rotating if full);
+    its values are 0."""
+    capacity = slots.shape[1]
     if meta[GEN_COUNT] * 2 >= capacity:
         older = 1 - meta[GEN_CURRENT]
-        keys[older] = 0
+        slots[older] = 0
         meta[GEN_CURRENT] = older
         meta[GEN_COUNT] = 0
     cur = meta[GEN_CURRENT]
-    slot, _ = probe(keys[cur], h1, h2)
-    keys[cur, slot, 0] = h1
-    keys[cur, slot, 1] = h2
-    vals[cur, slot] = 0
+    slot, _ = probe(slots[cur], h1, h2)
+    slots[cur, slot, 0] = h1
+    slots[cur, slot, 1] = h2
+    slots[cur, slot, GEN_VALUE] = 0
+    slots[cur, slot, GEN_VALUE + 1] = 0
     meta[GEN_COUNT] += 1
     return slot
