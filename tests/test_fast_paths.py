@@ -11,6 +11,7 @@ from engine.core import pipeline as p
 from engine.core.instruments import Instrument, load_instruments
 from engine.core.state import CoreState
 from engine.core.tables import GEN_VALUE, HUGE_PAGE, gen_find, gen_insert, new_generations, probe, zeroed
+from engine.fix import decoder as d
 from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.fix.hashing import hash_text
 from engine.jit import WINDOW
@@ -121,3 +122,40 @@ def test_two_generation_table_keeps_values_with_their_keys():
         gen_insert(slots, meta, k, k)
     assert gen_find(slots, meta, 1, 7) == -1 and gen_find(slots, meta, 4, 28) == -1
     assert gen_find(slots, meta, 99, 5) >= 0  # one of the last capacity / 2 keys
+
+
+SPANS = range(d.U_EXEC, d.U_SKIPPED, 2)
+SCALARS = (d.U_KIND, d.U_REASON, d.U_BAD_TAG, d.U_PRICE, d.U_SIDE, d.U_AGGRESSOR, d.U_POSSDUP,
+           d.U_TIME_NS)
+FIELD_TAGS = st.sampled_from(["35", "17", "55", "54", "31", "32", "60", "150", "20", "1057",
+                              "43", "97", "880", "10", "9", "6", "448", "1234567", "x", ""])
+FIELD_VALUES = st.sampled_from(["8", "F", "2", "Y", "N", "10.5", "200", "A", "",
+                                "20260115-15:00:00.000"])
+
+
+def _meaning(buf: np.ndarray, row: list[int]) -> tuple:
+    """A unit row without its offsets: scalar columns, and the bytes of each span."""
+    texts = tuple(bytes(buf[row[c]:row[c] + row[c + 1]]) if row[c + 1] >= 0 else None
+                  for c in SPANS)
+    return tuple(row[c] for c in SCALARS), texts
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.tuples(FIELD_TAGS, FIELD_VALUES), max_size=14), st.booleans())
+def test_tags_read_by_their_text_mean_what_their_number_means(fields, pipes):
+    """A tag of up to 7 digits is looked up by its text; with leading zeros it is read digit
+    by digit. Both must decode a message the same way."""
+    def message(zeros: str) -> bytes:
+        body = [(zeros + tag if tag.isdigit() else tag) + "=" + value
+                for tag, value in [("35", "8"), *fields]]
+        text = "\x01".join(["8=FIX.4.4", *body, "10=000", ""])
+        return (text.replace("\x01", "|") if pipes else text).encode()
+
+    meanings = []
+    for zeros in ("", "0"):  # "035" is tag 35, read digit by digit
+        data = message(zeros)
+        buf = np.frombuffer(data, np.uint8)
+        rows = np.zeros((4, N_UNIT_COLS), np.int64)
+        count, _ = decode(buf, 0, len(data), True, 1, True, rows)
+        meanings.append([_meaning(buf, row) for row in rows[:count].tolist()])
+    assert meanings[0] == meanings[1]
