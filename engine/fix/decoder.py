@@ -66,7 +66,7 @@ def _at(buf, i):
 
 # What the decoder does with a field, by tag: keep its span in column >= 0 (U_*), or one
 # of the actions below. Any other tag is skipped: its span is stored too, in the scratch
-# columns, so that the common case takes no branch on the tag. A table, not a chain of
+# columns, so that keeping or skipping a field takes no branch. A table, not a chain of
 # compares.
 _SKIP = U_SKIPPED
 _SIDE = -2
@@ -74,7 +74,7 @@ _AGGRESSOR = -3
 _POSSDUP = -4
 _BEGIN_STRING = -5  # 8: skipped, but "8=FIX" after the first field begins a message
 _CHECKSUM = -6  # 10: skipped, and ends the message
-_UNKNOWN = -7
+_UNKNOWN = -7  # from _short_tag_action: not a plain number, read it digit by digit
 _SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
               (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
               (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE))
@@ -94,8 +94,8 @@ def _tag_action(tag):
     return _TAG_ACTION[tag] if tag < _TAG_ACTION.shape[0] else _SKIP
 
 
-# The same table keyed by a tag's text (up to 7 digits, no leading zero) read as one
-# little-endian word, in 64 slots chosen by a multiplicative hash: a field's action is
+# The same table keyed by a tag's text (1-7 digits, no leading zero: one number has one
+# such text) read as one little-endian word, in 64 slots chosen by a multiplicative hash: a field's action is
 # then a load, a multiply and a compare instead of a digit loop. The multiplier is the
 # first (of a fixed sequence) that gives every keyed tag a slot of its own.
 def _tag_text_key(tag: int) -> int:
