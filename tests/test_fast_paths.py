@@ -10,7 +10,8 @@ from hypothesis import given, settings, strategies as st
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument, load_instruments
 from engine.core.state import CoreState
-from engine.core.tables import probe
+from engine.core.tables import GEN_VALUE, HUGE_PAGE, gen_find, gen_insert, new_generations, probe, zeroed
+from engine.fix import decoder as d
 from engine.fix.decoder import N_UNIT_COLS, decode
 from engine.fix.hashing import hash_text
 from engine.jit import WINDOW
@@ -89,3 +90,72 @@ def test_decoding_does_not_depend_on_the_bytes_after_the_end(parts, sep, pipes, 
         units.append((count, end, rows[:count].tolist()))
     assert units[0] == units[1]
     assert units[0][0] >= 1
+
+
+def test_tables_on_huge_pages_are_plain_zeroed_arrays():
+    """zeroed() may back a table by its own memory map: it must still be np.zeros, aligned
+    to huge pages when large, writable, and independent of any other table."""
+    small, large, other = zeroed((3, 5)), zeroed((1 << 18, 4, 2)), zeroed((1 << 18, 4, 2))
+    for array, shape in ((small, (3, 5)), (large, (1 << 18, 4, 2))):
+        assert array.shape == shape and array.dtype == np.int64
+        assert array.flags["C_CONTIGUOUS"] and array.flags["WRITEABLE"]
+        assert not array.any()
+    assert large.ctypes.data % HUGE_PAGE == 0
+    large[-1, -1, -1] = 7
+    large[0, 0, 0] = 5
+    assert int(large.sum()) == 12 and not other.any()
+
+
+def test_two_generation_table_keeps_values_with_their_keys():
+    """Keys and values share a slot: a rotation drops the older generation's keys, and a key
+    found only in the older one comes forward with its values."""
+    slots, meta = new_generations(8)
+    for k in range(1, 5):  # fills the current generation to half
+        slot = gen_insert(slots, meta, k, k * 7)
+        slots[meta[0], slot, GEN_VALUE:] = (k * 10, k * 100)
+    first = int(meta[0])
+    assert gen_insert(slots, meta, 99, 5) >= 0 and meta[0] != first  # rotated
+    slot = gen_find(slots, meta, 3, 21)
+    assert slot >= 0 and slots[meta[0], slot].tolist() == [3, 21, 30, 300]
+    assert gen_find(slots, meta, 3, 22) == -1
+    for k in range(100, 104):  # one more rotation: keys 1, 2 and 4 are forgotten
+        gen_insert(slots, meta, k, k)
+    assert gen_find(slots, meta, 1, 7) == -1 and gen_find(slots, meta, 4, 28) == -1
+    assert gen_find(slots, meta, 99, 5) >= 0  # one of the last capacity / 2 keys
+
+
+SPANS = range(d.U_EXEC, d.U_SKIPPED, 2)
+SCALARS = (d.U_KIND, d.U_REASON, d.U_BAD_TAG, d.U_PRICE, d.U_SIDE, d.U_AGGRESSOR, d.U_POSSDUP,
+           d.U_TIME_NS)
+FIELD_TAGS = st.sampled_from(["35", "17", "55", "54", "31", "32", "60", "150", "20", "1057",
+                              "43", "97", "880", "10", "9", "6", "448", "1234567", "x", ""])
+FIELD_VALUES = st.sampled_from(["8", "F", "2", "Y", "N", "10.5", "200", "A", "",
+                                "20260115-15:00:00.000"])
+
+
+def _meaning(buf: np.ndarray, row: list[int]) -> tuple:
+    """A unit row without its offsets: scalar columns, and the bytes of each span."""
+    texts = tuple(bytes(buf[row[c]:row[c] + row[c + 1]]) if row[c + 1] >= 0 else None
+                  for c in SPANS)
+    return tuple(row[c] for c in SCALARS), texts
+
+
+@settings(deadline=None, max_examples=150)
+@given(st.lists(st.tuples(FIELD_TAGS, FIELD_VALUES), max_size=14), st.booleans())
+def test_tags_read_by_their_text_mean_what_their_number_means(fields, pipes):
+    """A tag of up to 7 digits is looked up by its text; with leading zeros it is read digit
+    by digit. Both must decode a message the same way."""
+    def message(zeros: str) -> bytes:
+        body = [(zeros + tag if tag.isdigit() else tag) + "=" + value
+                for tag, value in [("35", "8"), *fields]]
+        text = "\x01".join(["8=FIX.4.4", *body, "10=000", ""])
+        return (text.replace("\x01", "|") if pipes else text).encode()
+
+    meanings = []
+    for zeros in ("", "0"):  # "035" is tag 35, read digit by digit
+        data = message(zeros)
+        buf = np.frombuffer(data, np.uint8)
+        rows = np.zeros((4, N_UNIT_COLS), np.int64)
+        count, _ = decode(buf, 0, len(data), True, 1, True, rows)
+        meanings.append([_meaning(buf, row) for row in rows[:count].tolist()])
+    assert meanings[0] == meanings[1]

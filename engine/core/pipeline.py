@@ -21,7 +21,8 @@ import numpy as np
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.tables import BUCKET, GEN_CURRENT, gen_find, gen_insert, probe, seen_or_add
+from engine.core.tables import (BUCKET, GEN_CURRENT, GEN_VALUE, gen_find, gen_insert, probe,
+                                 seen_or_add)
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
 from engine.jit import cached, kernel, prefetch, prefetch_write
@@ -73,9 +74,10 @@ RING = 8
 RING_WIDTH = 4
 N_SYM_COLS = S_RING + RING * RING_WIDTH
 
-# Series values: reference price and its source.
-V_REF = 0
-V_SRC = 1
+# Series values (columns of a series slot): reference price and its source. A match's
+# values are the key of its series.
+V_REF = GEN_VALUE
+V_SRC = GEN_VALUE + 1
 
 # Counters shared across calls.
 C_SYMBOLS = 0
@@ -244,7 +246,7 @@ def _fill_row(out_row, unit, chunk_id):
 @kernel
 def close_window(state, rulebook, out, n_out):
     """Finish the open multi-stock window: size the event, re-judge, emit. Returns n_out."""
-    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+    sym_keys, sym, series, ser_meta, matches, mat_meta, \
         exec_ids, pend, counters = state
     flags, up_to, regular_bps, outside_bps, event_min, event_bps = rulebook
     n_pend = counters[C_PENDING]
@@ -311,7 +313,7 @@ def _hash_ahead(buf, units, first, end, keys, state):
     prefetch the table slots their look-ups start at, so the cache misses of a batch
     overlap instead of stalling one unit at a time. Only the first line of each: more
     prefetches than the CPU has line buffers stall the loop (measured slower)."""
-    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+    sym_keys, sym, series, ser_meta, matches, mat_meta, \
         exec_ids, pend, counters = state
     for i in range(first, end):
         unit = units[i]
@@ -338,23 +340,23 @@ def _hash_ahead(buf, units, first, end, keys, state):
             off = unit[d.U_MATCH]
             key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(mat_keys, mat_vals, mat_meta, key[K_MATCH + 1])
+            _prefetch_generations(matches, mat_meta, key[K_MATCH + 1])
         if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
             off = unit[d.U_ORDER]
             key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
                                                         sym_off, sym_end)
-            _prefetch_generations(ser_keys, ser_vals, ser_meta, key[K_ORDER + 1])
+            _prefetch_generations(series, ser_meta, key[K_ORDER + 1])
 
 
 @kernel
-def _prefetch_generations(keys, vals, meta, h2):
-    """The key's slot in both generations (a look-up may probe both); its values' slot in
-    the current one, which a new key's insert writes (a store miss there stalls too)."""
-    capacity = keys.shape[1]
+def _prefetch_generations(slots, meta, h2):
+    """The key's slot in both generations (a look-up may probe both), the current one's
+    to write (a new key's insert writes it: a store miss there stalls too)."""
+    capacity = slots.shape[1]
     slot = h2 & (capacity - 1)
-    for gen in range(2):
-        prefetch(keys, (gen * capacity + slot) * 2)
-    prefetch_write(vals, (meta[GEN_CURRENT] * capacity + slot) * 2)
+    cur = meta[GEN_CURRENT]
+    prefetch_write(slots, (cur * capacity + slot) * 4)
+    prefetch(slots, ((1 - cur) * capacity + slot) * 4)
 
 
 @cached
@@ -420,7 +422,7 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
                  keep, dropped, keys):
     """The kernel loop: `process`, with `keep` and `dropped` as in decode_and_judge and
     `keys` a (BATCH, N_KEY_COLS) scratch array."""
-    sym_keys, sym, ser_keys, ser_vals, ser_meta, mat_keys, mat_vals, mat_meta, \
+    sym_keys, sym, series, ser_meta, matches, mat_meta, \
         exec_ids, pend, counters = state
     flags = rulebook[0]
     inclusive = flags[FLAG_INCLUSIVE] != 0
@@ -492,35 +494,35 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         series_h2 = 0
         match_slot = -1
         if has_match:
-            match_slot = gen_find(mat_keys, mat_vals, mat_meta, mh1, mh2)
+            match_slot = gen_find(matches, mat_meta, mh1, mh2)
             if match_slot >= 0:
                 cur = mat_meta[GEN_CURRENT]
-                series_h1 = mat_vals[cur, match_slot, 0]
-                series_h2 = mat_vals[cur, match_slot, 1]
+                series_h1 = matches[cur, match_slot, GEN_VALUE]
+                series_h2 = matches[cur, match_slot, GEN_VALUE + 1]
         if series_h1 == 0 and unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
             series_h1 = key[K_ORDER]
             series_h2 = key[K_ORDER + 1]
         elif series_h1 == 0 and has_match:
             series_h1, series_h2 = mh1, mh2 ^ _MATCH_NAMESPACE
         if has_match and match_slot < 0:
-            slot = gen_insert(mat_keys, mat_vals, mat_meta, mh1, mh2)
+            slot = gen_insert(matches, mat_meta, mh1, mh2)
             cur = mat_meta[GEN_CURRENT]
-            mat_vals[cur, slot, 0] = series_h1
-            mat_vals[cur, slot, 1] = series_h2
+            matches[cur, slot, GEN_VALUE] = series_h1
+            matches[cur, slot, GEN_VALUE + 1] = series_h2
 
         ref = sym[s, S_LAST]
         ref_src = sym[s, S_SRC]
         if series_h1 != 0:
-            slot = gen_find(ser_keys, ser_vals, ser_meta, series_h1, series_h2)
+            slot = gen_find(series, ser_meta, series_h1, series_h2)
             if slot < 0:
-                slot = gen_insert(ser_keys, ser_vals, ser_meta, series_h1, series_h2)
+                slot = gen_insert(series, ser_meta, series_h1, series_h2)
                 cur = ser_meta[GEN_CURRENT]
-                ser_vals[cur, slot, V_REF] = ref
-                ser_vals[cur, slot, V_SRC] = ref_src
+                series[cur, slot, V_REF] = ref
+                series[cur, slot, V_SRC] = ref_src
             else:
                 cur = ser_meta[GEN_CURRENT]
-                ref = ser_vals[cur, slot, V_REF]
-                ref_src = ser_vals[cur, slot, V_SRC]
+                ref = series[cur, slot, V_REF]
+                ref_src = series[cur, slot, V_SRC]
 
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])

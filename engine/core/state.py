@@ -6,7 +6,7 @@ import numpy as np
 
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument
-from engine.core.tables import grow_table, new_generations, new_recent_set
+from engine.core.tables import grow_table, new_generations, new_recent_set, zeroed
 
 
 class CoreState:
@@ -23,7 +23,7 @@ class CoreState:
     def __init__(self, symbols: int = 1 << 14, series: int = 1 << 16, matches: int = 1 << 16,
                  exec_ids: int = 1 << 20, pending: int = 1 << 10) -> None:
         self.sym_keys = np.zeros((symbols, 2), np.int64)
-        self.sym = np.zeros((symbols, p.N_SYM_COLS), np.int64)
+        self.sym = zeroed((symbols, p.N_SYM_COLS))
         self.series = new_generations(series)
         self.matches = new_generations(matches)
         self.exec_ids = new_recent_set(exec_ids)
@@ -51,7 +51,7 @@ class CoreState:
 
     def grow_symbols(self) -> None:
         keys = np.zeros((self.sym_keys.shape[0] * 2, 2), np.int64)
-        vals = np.zeros((keys.shape[0], p.N_SYM_COLS), np.int64)
+        vals = zeroed((keys.shape[0], p.N_SYM_COLS))
         grow_table(self.sym_keys, self.sym, keys, vals)
         self.sym_keys, self.sym = keys, vals
 

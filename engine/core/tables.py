@@ -1,6 +1,6 @@
 """Open-addressing hash tables on 128-bit keys, as numpy arrays for numba.
 
-`keys[..., 0] == 0` marks an empty slot (hashing.hash_spans never yields h1 == 0).
+`keys[..., 0] == 0` (a slot's first column) marks an empty slot (hashing.hash_spans never yields h1 == 0).
 
 Three kinds:
 - a growing table (symbols): Python doubles it when half full (`grow_table`);
@@ -14,9 +14,28 @@ Three kinds:
 
 from __future__ import annotations
 
+import mmap
+
 import numpy as np
 
 from engine.jit import cached, kernel
+
+HUGE_PAGE = 2 << 20
+
+
+def zeroed(shape: tuple[int, ...]) -> np.ndarray:
+    """np.zeros(shape, np.int64), on transparent huge pages where the kernel gives them to
+    regions that ask (THP "madvise" mode, as on the project's machines). The big tables
+    are read at random, a line or two per fill: with 4 KiB pages most of those reads
+    also missed the TLB (the ExecID set alone spans 4,096 pages)."""
+    size = int(np.prod(shape)) * 8
+    if size < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
+        return np.zeros(shape, np.int64)
+    region = mmap.mmap(-1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
+    region.madvise(mmap.MADV_HUGEPAGE)
+    skip = -np.frombuffer(region, np.uint8, count=1).ctypes.data % HUGE_PAGE  # align
+    return np.frombuffer(region, np.int64, count=size // 8, offset=skip).reshape(shape)
+
 
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
 GEN_COUNT = 1    # meta[1]: keys in the current generation
@@ -53,7 +72,7 @@ BUCKET = 4  # 4 keys x 16 bytes: one 64-byte cache line
 def new_recent_set(capacity: int) -> np.ndarray:
     buckets = capacity // BUCKET
     assert buckets & (buckets - 1) == 0, "capacity must be a power of two"
-    return np.zeros((buckets, BUCKET, 2), np.int64)
+    return zeroed((buckets, BUCKET, 2))
 
 
 @kernel
@@ -73,45 +92,50 @@ def seen_or_add(keys, h1, h2):
     return False
 
 
-def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(keys (2, capacity, 2), vals (2, capacity, 2), meta) of an empty 2-generation table."""
+GEN_VALUE = 2  # a two-generation slot: key (h1, h2), then its two values: 32 bytes
+
+
+def new_generations(capacity: int) -> tuple[np.ndarray, np.ndarray]:
+    """(slots (2, capacity, 4), meta) of an empty 2-generation table. A key and its values
+    share a slot, so a look-up reads one cache line, not a line of keys and one of values."""
     assert capacity & (capacity - 1) == 0, "capacity must be a power of two"
-    return (np.zeros((2, capacity, 2), np.int64), np.zeros((2, capacity, 2), np.int64),
-            np.zeros(2, np.int64))
+    return zeroed((2, capacity, 4)), np.zeros(2, np.int64)
 
 
 @kernel
-def gen_find(keys, vals, meta, h1, h2):
+def gen_find(slots, meta, h1, h2):
     """Slot of the key in the current generation (copied forward if only in the older), or -1."""
     cur = meta[GEN_CURRENT]
-    slot, found = probe(keys[cur], h1, h2)
+    slot, found = probe(slots[cur], h1, h2)
     if found:
         return slot
     older = 1 - cur
-    old_slot, found = probe(keys[older], h1, h2)
+    old_slot, found = probe(slots[older], h1, h2)
     if not found:
         return -1
-    saved_0 = vals[older, old_slot, 0]  # gen_insert may rotate onto this slot
-    saved_1 = vals[older, old_slot, 1]
-    slot = gen_insert(keys, vals, meta, h1, h2)
-    vals[meta[GEN_CURRENT], slot, 0] = saved_0
-    vals[meta[GEN_CURRENT], slot, 1] = saved_1
+    saved_0 = slots[older, old_slot, GEN_VALUE]  # gen_insert may rotate onto this slot
+    saved_1 = slots[older, old_slot, GEN_VALUE + 1]
+    slot = gen_insert(slots, meta, h1, h2)
+    slots[meta[GEN_CURRENT], slot, GEN_VALUE] = saved_0
+    slots[meta[GEN_CURRENT], slot, GEN_VALUE + 1] = saved_1
     return slot
 
 
 @kernel
-def gen_insert(keys, vals, meta, h1, h2):
-    """Slot for a key known to be absent, in the current generation (rotating if full)."""
-    capacity = keys.shape[1]
+def gen_insert(slots, meta, h1, h2):
+    """Slot for a key known to be absent, in the current generation (rotating if full);
+    its values are 0."""
+    capacity = slots.shape[1]
     if meta[GEN_COUNT] * 2 >= capacity:
         older = 1 - meta[GEN_CURRENT]
-        keys[older] = 0
+        slots[older] = 0
         meta[GEN_CURRENT] = older
         meta[GEN_COUNT] = 0
     cur = meta[GEN_CURRENT]
-    slot, _ = probe(keys[cur], h1, h2)
-    keys[cur, slot, 0] = h1
-    keys[cur, slot, 1] = h2
-    vals[cur, slot] = 0
+    slot, _ = probe(slots[cur], h1, h2)
+    slots[cur, slot, 0] = h1
+    slots[cur, slot, 1] = h2
+    slots[cur, slot, GEN_VALUE] = 0
+    slots[cur, slot, GEN_VALUE + 1] = 0
     meta[GEN_COUNT] += 1
     return slot

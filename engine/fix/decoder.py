@@ -16,7 +16,7 @@ import numpy as np
 
 from engine import codes
 from engine.jit import WINDOW, eq_masks, inline_kernel, kernel, load_u64, trailing_zeros
-from engine.prices import MAX_PRICE, PRICE_DECIMALS, parse_fixed
+from engine.prices import MAX_PRICE, POW10, PRICE_DECIMALS, parse_fixed
 
 SOH = 1
 PIPE = 124
@@ -52,7 +52,8 @@ U_PRICE_TEXT = 31
 U_MSGTYPE = 33
 U_EXECTYPE = 35
 U_TRANSTYPE = 37
-N_UNIT_COLS = 39
+U_SKIPPED = 39  # scratch: the spans of fields the core does not need land here
+N_UNIT_COLS = 41
 
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
@@ -65,11 +66,16 @@ def _at(buf, i):
 
 
 # What the decoder does with a field, by tag: keep its span in column >= 0 (U_*), or one
-# of the actions below; any other tag (-1) is skipped. A table, not a chain of compares.
-_SKIP = -1
+# of the actions below. Any other tag is skipped: its span is stored too, in the scratch
+# columns, so that keeping or skipping a field takes no branch. A table, not a chain of
+# compares.
+_SKIP = U_SKIPPED
 _SIDE = -2
 _AGGRESSOR = -3
 _POSSDUP = -4
+_BEGIN_STRING = -5  # 8: skipped, but "8=FIX" after the first field begins a message
+_CHECKSUM = -6  # 10: skipped, and ends the message
+_UNKNOWN = -7  # from _short_tag_action: not a plain number, read it digit by digit
 _SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
               (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
               (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE))
@@ -80,11 +86,56 @@ _TAG_ACTION[54] = _SIDE
 _TAG_ACTION[1057] = _AGGRESSOR
 _TAG_ACTION[43] = _POSSDUP  # PossDupFlag
 _TAG_ACTION[97] = _POSSDUP  # PossResend
+_TAG_ACTION[8] = _BEGIN_STRING
+_TAG_ACTION[10] = _CHECKSUM
 
 
 @kernel
 def _tag_action(tag):
     return _TAG_ACTION[tag] if tag < _TAG_ACTION.shape[0] else _SKIP
+
+
+# The same table keyed by a tag's text (1-7 digits, no leading zero: one number has one
+# such text) read as one little-endian word, in 64 slots chosen by a multiplicative hash: a field's action is
+# then a load, a multiply and a compare instead of a digit loop. The multiplier is the
+# first (of a fixed sequence) that gives every keyed tag a slot of its own.
+def _tag_text_key(tag: int) -> int:
+    return int.from_bytes(str(tag).encode(), "little")
+
+
+def _perfect_multiplier(keys: list[int]) -> int:
+    candidate = 0x9E3779B97F4A7C15
+    while len({((key * candidate) % 2**64) >> 58 for key in keys}) < len(keys):
+        candidate = (candidate * 6364136223846793005 + 1442695040888963407) % 2**64 | 1
+    return candidate
+
+
+_KEYED_TAGS = [int(tag) for tag in np.nonzero(_TAG_ACTION != _SKIP)[0]]
+_KEY_MULTIPLIER = np.uint64(_perfect_multiplier([_tag_text_key(t) for t in _KEYED_TAGS]))
+_KEY_TEXT = np.zeros(64, np.uint64)
+_KEY_ACTION = np.full(64, _SKIP, np.int64)
+for _tag in _KEYED_TAGS:
+    _slot = ((_tag_text_key(_tag) * int(_KEY_MULTIPLIER)) % 2**64) >> 58
+    _KEY_TEXT[_slot] = _tag_text_key(_tag)
+    _KEY_ACTION[_slot] = _TAG_ACTION[_tag]
+_ZEROS = np.uint64(0x3030303030303030)  # '0' in every byte
+_HIGH_NIBBLES = np.uint64(0xF0F0F0F0F0F0F0F0)
+_SIXES = np.uint64(0x0606060606060606)
+
+
+@inline_kernel
+def _short_tag_action(buf, q, length):
+    """The action of the tag buf[q:q + length] for 0 < length < 8 (and q + 8 <= len(buf)),
+    or _UNKNOWN when those bytes are not a number without leading zero."""
+    mask = (np.uint64(1) << np.uint64(8 * length)) - np.uint64(1)
+    text = load_u64(buf, q) & mask
+    zeros = _ZEROS & mask
+    # each byte 0x30-0x3F, and none above 0x39 (+6 carries into no other byte then)
+    if ((text & _HIGH_NIBBLES) ^ zeros) | (((text + (_SIXES & mask)) & _HIGH_NIBBLES) ^ zeros) \
+            or (text & np.uint64(0xFF)) == np.uint64(48):
+        return _UNKNOWN
+    slot = (text * _KEY_MULTIPLIER) >> np.uint64(58)
+    return _KEY_ACTION[slot] if _KEY_TEXT[slot] == text else _SKIP
 
 
 @kernel
@@ -135,9 +186,7 @@ def parse_utc_timestamp(buf, start, end):
         frac = _digits(buf, start + 18, digits)
         if frac < 0:
             return -1
-        frac_ns = frac
-        for _ in range(digits, 9):
-            frac_ns *= 10
+        frac_ns = frac * POW10[9 - digits]
     days = _days_from_civil(year, month, day)
     return ((days * 24 + hour) * 60 + minute) * 60_000_000_000 + second * 1_000_000_000 + frac_ns
 
@@ -260,19 +309,23 @@ def _zero_bytes(x):
 
 @inline_kernel
 def _window(buf, base, n, delim):
-    """Bitmasks of buf[base:base + WINDOW] for base <= n (bit k: byte base + k): '=' and
-    "ends" (the delimiter or a newline). No bits from n on, except bit n - base of ends
-    when n is in the window: a sentinel, so that a scan stops at n."""
+    """Bitmasks of buf[base:base + WINDOW] for base <= n (bit k: byte base + k): '=',
+    "ends" (the delimiter or a newline) and the delimiter alone (none when delim is 0).
+    No bits from n on, except bit n - base of ends when n is in the window: a sentinel,
+    so that a scan stops at n."""
     if base + WINDOW <= buf.shape[0]:
         eq, at_delim, at_newline = eq_masks(buf, base, 61, delim, NEWLINE)
     else:  # the last bytes of the array: a vector load would read past its end
         eq, at_delim, at_newline = _window_bytewise(buf, base, n, delim)
     ends = at_delim | at_newline
+    if delim == 0:
+        at_delim = np.uint64(0)
     if n - base < WINDOW:
         below_n = (np.uint64(1) << np.uint64(n - base)) - np.uint64(1)
         eq &= below_n
+        at_delim &= below_n
         ends = (ends & below_n) | (np.uint64(1) << np.uint64(n - base))
-    return eq, ends
+    return eq, ends, at_delim
 
 
 @kernel
@@ -347,63 +400,86 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     # _window): a shift and a trailing-zero count each, where a scan byte by byte (or
     # word by word) put a load and its compares between one field and the next.
     base = q - WINDOW  # no window loaded yet
-    eq = ends = np.uint64(0)
+    eq = ends = delims = np.uint64(0)
     while q < n and _at(buf, q) != NEWLINE:
-        i = q  # the tag ends at the first '=', delimiter or newline (or n)
-        while True:
-            if i >= base + WINDOW:
-                base = i
-                eq, ends = _window(buf, base, n, delim)
-            hits = (ends | eq) >> np.uint64(i - base)
-            if hits != 0:  # certain when n is in the window (the sentinel)
-                break
-            i = base + WINDOW
-        t = i + np.int64(trailing_zeros(hits))
-        tag = 0
-        for k in range(q, t):
-            c = _at(buf, k)
-            if 48 <= c <= 57 and tag < 100_000_000:
-                tag = tag * 10 + (c - 48)
-            else:
-                tag = -1_000_000_000_000
-        if tag == 8 and q > msg and _is_fix_start(buf, q, n):  # "8=FIX" reads as tag 8
+        # Fast path, a field "tag=value" whose end is in the loaded window: the value
+        # ends at the first end at or after q, and q of the next field follows from the
+        # masks alone, so one field's walk waits on the next by a few register operations
+        # instead of a scan and a byte load. Otherwise the scans below.
+        t = e = q
+        step = 0
+        fast = False
+        rel = q - base
+        if rel < WINDOW:
+            rest = ends >> np.uint64(rel)
+            if rest != 0:
+                e = q + np.int64(trailing_zeros(rest))
+                t = q + np.int64(trailing_zeros((ends | eq) >> np.uint64(rel)))
+                fast = t < e  # an '=' before the end
+                if fast:  # skip the delimiter (not a newline, nor n)
+                    step = np.int64((delims >> np.uint64(e - base)) & np.uint64(1))
+        if not fast:
+            i = q  # the tag ends at the first '=', delimiter or newline (or n)
+            while True:
+                if i >= base + WINDOW:
+                    base = i
+                    eq, ends, delims = _window(buf, base, n, delim)
+                hits = (ends | eq) >> np.uint64(i - base)
+                if hits != 0:  # certain when n is in the window (the sentinel)
+                    break
+                i = base + WINDOW
+            t = i + np.int64(trailing_zeros(hits))
+        action = _UNKNOWN
+        if fast and t - q < 8 and q + 8 <= buf.shape[0] and t > q:
+            action = _short_tag_action(buf, q, t - q)  # buf[t] is '=': a good tag
+        bad = False
+        if action == _UNKNOWN:
+            tag = 0
+            for k in range(q, t):
+                c = _at(buf, k)
+                if 48 <= c <= 57 and tag < 100_000_000:
+                    tag = tag * 10 + (c - 48)
+                else:
+                    tag = -1_000_000_000_000
+            bad = t >= n or _at(buf, t) != 61 or tag <= 0
+            action = _tag_action(tag) if tag > 0 else _SKIP
+        if action == _BEGIN_STRING and q > msg and _is_fix_start(buf, q, n):
             complete = True  # next message begins: this one had no CheckSum
             break
         v = t + 1
-        e = v  # the value ends at the first delimiter or newline (or n)
-        while e < n:
-            if e >= base + WINDOW:
-                base = e
-                eq, ends = _window(buf, base, n, delim)
-            hits = ends >> np.uint64(e - base)
-            if hits != 0:
-                e += np.int64(trailing_zeros(hits))
-                break
-            e = base + WINDOW
+        if not fast:
+            e = v  # the value ends at the first delimiter or newline (or n)
+            while e < n:
+                if e >= base + WINDOW:
+                    base = e
+                    eq, ends, delims = _window(buf, base, n, delim)
+                hits = ends >> np.uint64(e - base)
+                if hits != 0:
+                    e += np.int64(trailing_zeros(hits))
+                    break
+                e = base + WINDOW
+            if e < n and _at(buf, e) == delim and delim != 0:
+                step = 1
         if e >= n and open_ended:
             need_more = True  # the field may go on in the next chunk
             break
-        if t >= n or _at(buf, t) != 61 or tag <= 0:
+        if bad:
             _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
-        else:
-            action = _tag_action(tag)
-            if action >= 0:
-                row[action] = v
-                row[action + 1] = e - v
-            elif action == _SIDE:
-                if e - v == 1:
-                    row[U_SIDE] = _at(buf, v)
-                else:
-                    _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
-            elif action == _AGGRESSOR:
-                row[U_AGGRESSOR] = 1 if (e - v == 1 and _at(buf, v) == 89) else 0
-            elif action == _POSSDUP:
-                if e - v == 1 and _at(buf, v) == 89:
-                    row[U_POSSDUP] = 1
-        if e < n and _at(buf, e) == delim and delim != 0:
-            e += 1
-        q = e
-        if tag == 10:
+        elif action >= 0:
+            row[action] = v
+            row[action + 1] = e - v
+        elif action == _SIDE:
+            if e - v == 1:
+                row[U_SIDE] = _at(buf, v)
+            else:
+                _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
+        elif action == _AGGRESSOR:
+            row[U_AGGRESSOR] = 1 if (e - v == 1 and _at(buf, v) == 89) else 0
+        elif action == _POSSDUP:
+            if e - v == 1 and _at(buf, v) == 89:
+                row[U_POSSDUP] = 1
+        q = e + step
+        if action == _CHECKSUM:
             complete = True
             break
     if need_more or (not complete and q >= n and open_ended):
