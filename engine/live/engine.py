@@ -33,7 +33,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Protocol
 
@@ -66,13 +65,6 @@ class CaseOpener(Protocol):
         """Open review cases for (fill_seq, session, raw, record) of erroneous decisions."""
 
 
-@dataclass(frozen=True)
-class HeldFill:
-    raw: bytes
-    session: str
-    received: float  # perf_counter at arrival, for fill-to-bust latency
-
-
 def utc_now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
@@ -100,7 +92,9 @@ class LiveEngine:
         self._records = RecordMaker(self.core.rule_codes)
         self._clock = UtcClock()
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # stays 0: keeps all
-        self._held: dict[int, HeldFill] = {}  # fills that candidates still point into
+        # Fills that decision rows may still point into: (raw, session, perf_counter at
+        # arrival, for fill-to-bust latency).
+        self._held: dict[int, tuple[bytes, str, float]] = {}
         self._next_seq = self.journal.next_seq()
         self._window_opened: float | None = None  # monotonic time the settle window opened
         self._batch = Batch()  # judged, not yet committed (under _intake)
@@ -118,7 +112,7 @@ class LiveEngine:
         count = 0
         for seq, session, raw in self.journal.fills():
             self._judge(seq, raw)
-            self._held[seq] = HeldFill(raw, session, time.perf_counter())
+            self._held[seq] = (raw, session, time.perf_counter())
             if seq in closes:
                 self.core.flush()
             self._forget_settled()
@@ -194,7 +188,7 @@ class LiveEngine:
             self._next_seq = seq + 1
             duplicates = self.core.state.counters[p.C_DUPLICATES]
             rows = self._judge(seq, raw)
-            self._held[seq] = HeldFill(raw, session, received)
+            self._held[seq] = (raw, session, received)
             batch = self._batch
             if not batch:
                 self._writer.wake()
@@ -243,14 +237,15 @@ class LiveEngine:
         append = self._batch.rows.append
         held = self._held
         for row in rows:
-            fill = held[row[p.O_CHUNK]]
-            append((row, fill.raw, fill.session, fill.received))
+            append((row, *held[row[p.O_CHUNK]]))
 
     def _settle(self) -> None:
-        self._forget_settled()
-        if self._pending() == 0:
+        if self._pending() == 0:  # the usual case: no candidate waits in a window
+            self._held.clear()
             self._window_opened = None
-        elif self._window_opened is None:
+            return
+        self._forget_settled()
+        if self._window_opened is None:
             self._window_opened = time.monotonic()
 
     def _window_open(self) -> bool:
@@ -341,8 +336,7 @@ class LiveEngine:
                 if self.review is not None:  # review mode: a case, not a bust
                     flagged.append((line, session, raw, record))
                     continue
-                held = HeldFill(raw, session, received)
-                for bust in self._busts_for(line, held, record):
+                for bust in self._busts_for(line, raw, session, record):
                     if journal.add_bust(bust, now):
                         busts.append((bust, raw, record, received))
             if plain:
@@ -431,20 +425,21 @@ class LiveEngine:
                           detail="expected MsgSeqNum set back to the last journaled fill's "
                                  "+ 1: QuickFIX asks for a resend of what follows")
 
-    def _busts_for(self, fill_seq: int, held: HeldFill, record: dict) -> list[BustRow]:
+    def _busts_for(self, fill_seq: int, raw: bytes, session: str, record: dict
+                   ) -> list[BustRow]:
         """One bust to the matching engine's session and one to each executing firm's."""
         bust_id = bust_exec_id(record["exec_id"])
-        rows = [BustRow(bust_id, held.session, record["exec_id"], fill_seq, VENUE, None,
+        rows = [BustRow(bust_id, session, record["exec_id"], fill_seq, VENUE, None,
                         "pending")]
-        for firm in executing_firms(held.raw):
-            session = self.firms.get(firm)
-            if session is None:
+        for firm in executing_firms(raw):
+            firm_session = self.firms.get(firm)
+            if firm_session is None:
                 rows.append(BustRow(bust_id, f"(no session for firm {firm})", record["exec_id"],
                                     fill_seq, FIRM, firm, FAILED,
                                     f"PartyID {firm} is not in the [firms] map of the config"))
             else:
-                rows.append(BustRow(bust_id, session, record["exec_id"], fill_seq, FIRM, firm,
-                                    "pending"))
+                rows.append(BustRow(bust_id, firm_session, record["exec_id"], fill_seq, FIRM,
+                                    firm, "pending"))
         return rows
 
     def _after(self, batch: Batch, decided: list[tuple[dict, str]], busts: list) -> None:
@@ -511,7 +506,7 @@ class LiveEngine:
             for seq in fill_seqs:
                 session, raw = self.journal.fill(seq)
                 record = self.journal.decision(seq)
-                for bust in self._busts_for(seq, HeldFill(raw, session, 0.0), record):
+                for bust in self._busts_for(seq, raw, session, record):
                     if self.journal.add_bust(bust, now):
                         busts.append((bust, raw, record, None))
             self.journal.commit()
@@ -562,11 +557,3 @@ class LiveEngine:
         log("bust", session=bust.session, recipient=bust.recipient, firm=bust.firm,
             symbol=record["symbol"], exec_id=bust.exec_id, bust_exec_id=bust.bust_exec_id,
             result=result, detail=detail)
-
-    def _forget_settled(self) -> None:
-        if self._pending() == 0:  # the usual case: no candidate waits in a window
-            self._held.clear()
-            return
-        waiting = set(self.core.pending_chunks().tolist())
-        for seq in [s for s in self._held if s not in waiting]:
-            del self._held[seq]

@@ -8,6 +8,8 @@ batch: one fill at a time at low rates, many under load (group commit).
 
 from __future__ import annotations
 
+import os
+import sys
 import threading
 import time
 from collections.abc import Callable
@@ -17,6 +19,10 @@ from datetime import datetime, timezone
 # Fills per batch at most: fromApp waits (QuickFIX stops reading, the socket pushes back)
 # while this many wait for the disk, so memory and one transaction's size stay bounded.
 MAX_BATCH = 1000
+# How long a thread holding the GIL runs before one waiting for it takes over (Python's
+# default: 5 ms). The writer's Python would otherwise hold QuickFIX's thread in fromApp
+# for up to that long, and QuickFIX reads no message meanwhile.
+SWITCH_SECONDS = float(os.environ.get("CEGUARD_SWITCH", "0.0005"))
 
 
 @dataclass
@@ -66,6 +72,7 @@ class WriterThread:
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     def start(self) -> None:
+        sys.setswitchinterval(SWITCH_SECONDS)
         self._thread.start()
 
     def wake(self) -> None:
