@@ -134,6 +134,7 @@ class LiveEngine:
         the acceptor has stopped: no fromApp may add to the batch any more."""
         self._writer.stop()
         with self.lock:
+            self._write_pending()  # in case the writer never started
             self.journal.close()
 
     def resend_unsent(self) -> tuple[int, int]:
