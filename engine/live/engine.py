@@ -33,7 +33,6 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from datetime import datetime, timezone
 from typing import Protocol
 
 import numpy as np
@@ -46,7 +45,7 @@ from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
 from engine.live.writer import MAX_BATCH, Batch, UtcClock, WriterThread
-from engine.obs.metrics import Metrics
+from engine.obs.metrics import INTERNAL_ERROR, Metrics
 from engine.records import RecordMaker
 
 # One QuickFIX message is one decoder unit; the spare rows are never needed but cost nothing.
@@ -63,10 +62,6 @@ JOURNAL_ERRORS = (sqlite3.Error, OSError)
 class CaseOpener(Protocol):
     def open_cases(self, flagged: list[tuple[int, str, bytes, dict]]) -> None:
         """Open review cases for (fill_seq, session, raw, record) of erroneous decisions."""
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class LiveEngine:
@@ -325,7 +320,12 @@ class LiveEngine:
             decision = self._records.decision
             for row, raw, session, received in batch.rows:
                 line = row[p.O_LINE]
-                record = decision(row, raw, line)
+                try:
+                    record = decision(row, raw, line)
+                except Exception:  # a bug: this decision is lost, not the batch
+                    self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+                    self.log.exception("decision_failed", session=session, fill_seq=line)
+                    continue
                 if row[p.O_VERDICT] != _ERRONEOUS:
                     plain.append((line, record))
                     decided.append((record, session))
@@ -388,7 +388,7 @@ class LiveEngine:
         except JOURNAL_ERRORS:
             return
         try:
-            journal.probe(utc_now())
+            journal.probe(self._clock.now())
             old, self.journal = self.journal, journal
             try:
                 old.close()
@@ -500,7 +500,7 @@ class LiveEngine:
 
         Idempotent like the live path: a bust already recorded is not sent again.
         """
-        now = utc_now()
+        now = self._clock.now()
         busts = []
         self.journal.begin()
         try:
