@@ -8,7 +8,6 @@ batch: one fill at a time at low rates, many under load (group commit).
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -18,11 +17,6 @@ from datetime import datetime, timezone
 # Fills per batch at most: fromApp waits (QuickFIX stops reading, the socket pushes back)
 # while this many wait for the disk, so memory and one transaction's size stay bounded.
 MAX_BATCH = 1000
-# How long a thread holding the GIL runs before one waiting for it takes over (Python's
-# default: 5 ms). The writer's Python (building a batch's records) would otherwise keep
-# QuickFIX's thread waiting in fromApp for up to that long, reading no message: a latency
-# stall. Throughput did not change measurably between 0.1 and 5 ms.
-SWITCH_SECONDS = 0.0005
 
 
 @dataclass
@@ -75,7 +69,6 @@ class WriterThread:
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
 
     def start(self) -> None:
-        sys.setswitchinterval(SWITCH_SECONDS)
         self._thread.start()
 
     def wake(self) -> None:
