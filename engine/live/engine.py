@@ -80,8 +80,9 @@ class LiveEngine:
         self.sessions: DropCopySessions | None = None
         self.review: CaseOpener | None = None  # set in review mode (engine.review)
         self.lock = threading.Lock()  # the journal's
-        self._intake = threading.Condition(threading.Lock())  # the core's and the batch's
-        self._room = threading.Condition(self._intake._lock)  # fromApp waits for a full batch
+        intake = threading.Lock()  # the core's and the pending batch's
+        self._intake = threading.Condition(intake)  # the writer waits on it for work
+        self._room = threading.Condition(intake)  # fromApp waits on it while the batch is full
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
