@@ -367,8 +367,8 @@ class LiveEngine:
                                f"({type(exc).__name__}: {exc}); fills are refused until "
                                "it can")
             self._room.notify_all()
-        for sessions, n in Counter(fill[2] for fill in dropped).items():
-            self.metrics.child(self.metrics.refused, sessions).inc(n)
+        for session, n in Counter(fill[2] for fill in dropped).items():
+            self.metrics.child(self.metrics.refused, session).inc(n)
         if first:
             self.log.error("journal_failed", journal=str(self.journal.path),
                            error=f"{type(exc).__name__}: {exc}", fills_dropped=len(dropped),
