@@ -177,13 +177,6 @@ class Journal:
              bust.firm, bust.status, bust.detail, at, at))
         return cursor.rowcount == 1
 
-    def set_bust_status(self, bust_exec_id: str, session: str, status: str,
-                        detail: str | None, at: str) -> None:
-        self._db.execute(
-            "UPDATE busts SET status = ?, detail = ?, updated_at = ? "
-            "WHERE bust_exec_id = ? AND session = ?",
-            (status, detail, at, bust_exec_id, session))
-
     def set_bust_statuses(self, statuses: list[tuple[str, str | None, str, str, str]]
                           ) -> None:
         """(status, detail, at, bust_exec_id, session) rows at once."""
