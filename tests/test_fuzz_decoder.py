@@ -268,6 +268,7 @@ class LivePath:
         seq = self.journal.next_seq()
         duplicates = self._duplicates()
         self.engine.on_fill(raw, "FIX.4.4:CEGUARD->MATCHING1", seq)  # seq: its MsgSeqNum
+        self.engine.flush()  # no writer thread here: commit the batch now
         rows = self.db.execute("SELECT record FROM decisions WHERE fill_seq = ?",
                                (seq,)).fetchall()
         if self._duplicates() > duplicates:

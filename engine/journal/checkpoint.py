@@ -1,9 +1,9 @@
 """Checkpoints the journal's WAL from a thread of its own, mostly off the path of a fill.
 
 SQLite's automatic checkpoint runs inside the COMMIT that takes the WAL past its limit
-(1000 pages by default): that fill waits while the WAL is copied into the database file
-and both are fsynced (under synchronous=normal, the only fsyncs there are; measured, they
-were half of the journal's time and its p99). `ceguard serve` raises that limit to
+(1000 pages by default): that batch of fills waits while the WAL is copied into the
+database file and both are fsynced (under synchronous=normal, the only fsyncs there are;
+measured, they were half of the journal's time and its p99). `ceguard serve` raises that limit to
 BACKSTOP_PAGES and runs a PASSIVE checkpoint here every INTERVAL_SECONDS: it copies
 what the writer has committed without blocking it (sqlite releases the GIL meanwhile).
 Under sustained load a passive checkpoint never quite catches up with the writer, so the

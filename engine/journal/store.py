@@ -1,11 +1,13 @@
 """The journal: an SQLite file (WAL) of every fill received, every decision, every bust.
 
-It is written inside QuickFIX's fromApp, before the callback returns. QuickFIX advances
-the inbound sequence number after the callback whether or not the journal took the fill,
-so the journal keeps its own account: the MsgSeqNum (34) of the last fill it journaled
-per session (table `inbound`). At start-up and at every logon of a drop-copy session the
-session's expected sequence number is set back to that + 1 when QuickFIX's store is
-ahead, and QuickFIX asks the matching engine to resend the rest (engine/live/sessions.py).
+The live engine writes it in batches from a thread of its own (engine/live/engine.py:
+group commit): one transaction holds the fills that arrived while the previous one
+committed, their decisions, their pending busts and, per session, the MsgSeqNum (34)
+of the last fill journaled (table `inbound`). QuickFIX advances its inbound sequence
+number when fromApp returns, before the batch is durable, so the journal keeps its own
+account: at start-up and at every logon of a drop-copy session the session's expected
+sequence number is set back to the journal's + 1 when QuickFIX's store is ahead, and
+QuickFIX asks the matching engine to resend the rest (engine/live/sessions.py).
 The fills table, replayed in order with the recorded window closes, rebuilds the
 surveillance core exactly (reference prices, seen ExecIDs, pending candidates); the
 busts table says which busts still have to go out after a restart.
@@ -63,6 +65,9 @@ CREATE TABLE IF NOT EXISTS inbound (
     fill_seq INTEGER NOT NULL         -- and that fill's number
 );
 """
+
+
+_dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps without its checks
 
 
 @dataclass(frozen=True)
@@ -125,6 +130,15 @@ class Journal:
         self._db.execute("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
                          (session, msg_seq_num, seq))
 
+    def add_fills(self, fills: list[tuple[int, str, str, bytes]],
+                  last_msg_seq_nums: dict[str, tuple[int, int]]) -> None:
+        """(seq, received_at, session, raw) rows, and per session (MsgSeqNum, seq) of the
+        last of them."""
+        self._db.executemany("INSERT INTO fills VALUES (?, ?, ?, ?)", fills)
+        self._db.executemany("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
+                             [(session, msg, seq)
+                              for session, (msg, seq) in last_msg_seq_nums.items()])
+
     def probe(self, at: str) -> None:
         """A write that must reach the disk: is the journal usable again?"""
         self.begin()
@@ -139,12 +153,20 @@ class Journal:
         self._db.execute("INSERT OR IGNORE INTO window_closes VALUES (?, ?)",
                          (after_seq, closed_at))
 
+    def add_decisions(self, decisions: list[tuple[int, dict]], decided_at: str) -> int:
+        """(fill_seq, record) rows at once; how many were new (see add_decision)."""
+        cursor = self._db.executemany(
+            "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
+            [(fill_seq, record.get("exec_id"), record.get("symbol"), record["verdict"],
+              decided_at, _dumps(record)) for fill_seq, record in decisions])
+        return cursor.rowcount
+
     def add_decision(self, fill_seq: int, record: dict, decided_at: str) -> bool:
         """False when this fill already has a decision (a rebuild re-deciding it)."""
         cursor = self._db.execute(
             "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
             (fill_seq, record.get("exec_id"), record.get("symbol"), record["verdict"],
-             decided_at, json.dumps(record, separators=(",", ":"))))
+             decided_at, _dumps(record)))
         return cursor.rowcount == 1
 
     def add_bust(self, bust: BustRow, at: str) -> bool:
@@ -155,12 +177,12 @@ class Journal:
              bust.firm, bust.status, bust.detail, at, at))
         return cursor.rowcount == 1
 
-    def set_bust_status(self, bust_exec_id: str, session: str, status: str,
-                        detail: str | None, at: str) -> None:
-        self._db.execute(
+    def set_bust_statuses(self, statuses: list[tuple[str, str | None, str, str, str]]
+                          ) -> None:
+        """(status, detail, at, bust_exec_id, session) rows at once."""
+        self._db.executemany(
             "UPDATE busts SET status = ?, detail = ?, updated_at = ? "
-            "WHERE bust_exec_id = ? AND session = ?",
-            (status, detail, at, bust_exec_id, session))
+            "WHERE bust_exec_id = ? AND session = ?", statuses)
 
     # Reading (rebuild after a restart, `ceguard journal`).
 

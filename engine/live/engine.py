@@ -1,18 +1,29 @@
 """The live path of one fill: decode, judge, journal, bust (DESIGN.md "The path of one fill").
 
-Runs inside QuickFIX's fromApp (and the settle timer) under one lock: the core, the
-journal and the notifier are used by one thread at a time. Each received execution
-report becomes journal fill number `seq`, which is also its chunk id in the core and
-the `line` of its decision record. The journal transaction commits before fromApp
-returns; busts are recorded as pending in that transaction and sent after it.
+A pipeline over two threads (group commit). QuickFIX's thread, in fromApp, does only
+what must be serial: under the intake lock it decodes and judges the fill (the core's
+state depends on the order of fills) and appends the fill and its decision rows to the
+pending batch, then returns without waiting for the disk. The journal writer thread
+(engine/live/writer.py) takes the whole pending batch and commits it in one transaction
+(fills, decisions, busts as pending, each session's last MsgSeqNum, window closes,
+review cases), and only then sends that batch's busts, counts and logs. While one batch
+commits the next accumulates: one fill per transaction at low rates, up to MAX_BATCH
+under load, so an fsync is paid per batch, not per fill.
+
+A fill fromApp acknowledged but the journal never committed (a crash, a failed commit)
+is not lost: the journal records per session the MsgSeqNum of the last fill it holds,
+and at start-up and at each drop-copy Logon QuickFIX's expected number is set back to
+that + 1 (sessions.py), so the matching engine resends the rest.
 
 When the journal cannot be written (disk full, read-only, I/O error) the engine halts:
-the fill is not kept (the core is rebuilt from the journal before fills are accepted
-again, so it never remembers a fill the journal lost), the drop-copy sessions are logged
-out and their logons refused, and the main loop probes the journal until a write goes
-through. QuickFIX has meanwhile advanced its sequence numbers over the fills that were
-not journaled; the logon after the resume sets them back to the journal's (sessions.py),
-so the matching engine resends those fills.
+the failed batch and the fills pending behind it are dropped (the core is rebuilt from
+the journal before fills are accepted again, so it never remembers a fill the journal
+lost), the drop-copy sessions are logged out and their logons refused, and the main
+loop probes the journal until a write goes through.
+
+Locks: `lock` is the journal's (and the notifier's): the writer, the main loop and the
+review desk take it; `_intake` guards the core and the pending batch, held by fromApp
+only briefly. Whoever takes both takes `lock` first.
 """
 
 from __future__ import annotations
@@ -20,9 +31,8 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timezone
 from typing import Protocol
 
 import numpy as np
@@ -34,11 +44,13 @@ from engine.fix.busts import build_bust, bust_exec_id, executing_firms
 from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
-from engine.obs.metrics import Metrics
+from engine.live.writer import MAX_BATCH, Batch, UtcClock, WriterThread
+from engine.obs.metrics import INTERNAL_ERROR, Metrics
 from engine.records import RecordMaker
 
 _UNIT_ROWS = 1  # one QuickFIX message is one decoder unit
 _KEEP_ALL = np.ones(len(codes.VERDICT_NAMES), np.bool_)  # every decision row is journaled
+_ERRONEOUS = codes.VERDICT_NAMES.index("erroneous")
 VENUE = "venue"
 FIRM = "firm"
 PROBE_SECONDS = 1.0  # how often a halted engine tries the journal again
@@ -49,17 +61,6 @@ JOURNAL_ERRORS = (sqlite3.Error, OSError)
 class CaseOpener(Protocol):
     def open_cases(self, flagged: list[tuple[int, str, bytes, dict]]) -> None:
         """Open review cases for (fill_seq, session, raw, record) of erroneous decisions."""
-
-
-@dataclass(frozen=True)
-class HeldFill:
-    raw: bytes
-    session: str
-    received: float  # perf_counter at arrival, for fill-to-bust latency
-
-
-def utc_now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="microseconds")
 
 
 class LiveEngine:
@@ -77,16 +78,28 @@ class LiveEngine:
         self.notifier: Notifier | None = None
         self.sessions: DropCopySessions | None = None
         self.review: CaseOpener | None = None  # set in review mode (engine.review)
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # the journal's
+        intake = threading.Lock()  # the core's and the pending batch's
+        self._intake = threading.Condition(intake)  # the writer waits on it for work
+        self._room = threading.Condition(intake)  # fromApp waits on it while the batch is full
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
+        self._clock = UtcClock()
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # stays 0: keeps all
-        self._held: dict[int, HeldFill] = {}  # fills that candidates still point into
+        # Fills that decision rows may still point into: (raw, session, perf_counter at
+        # arrival, for fill-to-bust latency).
+        self._held: dict[int, tuple[bytes, str, float]] = {}
         self._next_seq = self.journal.next_seq()
         self._window_opened: float | None = None  # monotonic time the settle window opened
+        self._batch = Batch()  # judged, not yet committed (under _intake)
+        # Bust statuses to record, (status, detail, at, bust_exec_id, session): written in
+        # the next transaction (under lock); a crash before that leaves the bust pending,
+        # which the start-up reconciles with QuickFIX's store.
+        self._statuses: list[tuple[str, str | None, str, str, str]] = []
+        self._writer = WriterThread(self._intake, self._has_work, self.flush, log)
 
-    # Start-up.
+    # Start-up and shutdown.
 
     def rebuild(self) -> int:
         """Replay the journal through the core: the state it had when it stopped."""
@@ -94,7 +107,7 @@ class LiveEngine:
         count = 0
         for seq, session, raw in self.journal.fills():
             self._judge(seq, raw)
-            self._held[seq] = HeldFill(raw, session, time.perf_counter())
+            self._held[seq] = (raw, session, time.perf_counter())
             if seq in closes:
                 self.core.flush()
             self._forget_settled()
@@ -106,8 +119,18 @@ class LiveEngine:
         return count
 
     def attach(self, notifier: Notifier, sessions: DropCopySessions) -> None:
+        """The FIX side; starts the journal writer, which sends busts through it."""
         self.notifier = notifier
         self.sessions = sessions
+        self._writer.start()
+
+    def close(self) -> None:
+        """Commit the pending batch (and bust statuses), then close the journal. Call after
+        the acceptor has stopped: no fromApp may add to the batch any more."""
+        self._writer.stop()
+        with self.lock:
+            self._write_pending()  # in case the writer never started
+            self.journal.close()
 
     def resend_unsent(self) -> tuple[int, int]:
         """Busts recorded as pending when the engine stopped: (sent now, found handed over).
@@ -116,7 +139,9 @@ class LiveEngine:
         bust is already in QuickFIX's store, which delivers it, so it is not sent again.
         """
         with self.lock:
-            return self._resend_unsent()
+            result = self._resend_unsent()
+        self._wake_writer()  # to record their statuses
+        return result
 
     def realign(self) -> None:
         """Every drop-copy session's next expected MsgSeqNum back to the journal's."""
@@ -127,8 +152,13 @@ class LiveEngine:
 
     def admit_logon(self, session: str) -> str | None:
         """At a drop-copy session's Logon: why it is refused, or None once it is realigned
-        (so that QuickFIX asks for a resend of whatever the journal does not have)."""
+        (so that QuickFIX asks for a resend of whatever the journal does not have).
+
+        The pending batch is committed first: fills of this session it holds must not be
+        asked for again."""
         with self.lock:
+            if self.halted is None:
+                self._write_pending()
             if self.halted is not None:
                 return self.halted
             try:
@@ -139,40 +169,33 @@ class LiveEngine:
             self._realign(session, last)
             return None
 
-    # The live path.
+    # The live path, on QuickFIX's thread: judge and append, no disk.
 
     def on_fill(self, raw: bytes, session: str, msg_seq_num: int) -> None:
         received = time.perf_counter()
-        with self.lock:
+        wall = time.time()
+        with self._intake:
+            while len(self._batch.fills) >= MAX_BATCH and self.halted is None:
+                self._room.wait()
             if self.halted is not None:
-                self.metrics.refused.labels(session).inc()
+                self.metrics.child(self.metrics.refused, session).inc()
                 return
             seq = self._next_seq
-            try:
-                self._accept(raw, session, msg_seq_num, received)
-            except JOURNAL_ERRORS as exc:
-                if self._next_seq == seq:  # not journaled (else a bust status update failed)
-                    self.metrics.refused.labels(session).inc()
-                self._halt(exc)
-
-    def _accept(self, raw: bytes, session: str, msg_seq_num: int, received: float) -> None:
-        seq = self._next_seq
-        duplicates = self.core.state.count(p.C_DUPLICATES)
-        rows = self._judge(seq, raw)
-        self._held[seq] = HeldFill(raw, session, received)
-        closed = False
-        if self.settle_seconds == 0 and self._window_open():
-            rows = np.concatenate([rows, self.core.flush()])
-            closed = True
-        decided, busts = self._commit(rows, seq, closed,
-                                      fill=(seq, session, raw, msg_seq_num))
-        self._next_seq = seq + 1
-        self.metrics.child(self.metrics.fills, session).inc()
-        if self.core.state.count(p.C_DUPLICATES) > duplicates:
-            self.metrics.duplicates.labels(session).inc()
-            self.log.info("duplicate_dropped", session=session, fill_seq=seq)
-        self.metrics.check_latency.observe(time.perf_counter() - received)
-        self._after(decided, busts)
+            self._next_seq = seq + 1
+            duplicates = self.core.state.counters[p.C_DUPLICATES]
+            rows = self._judge(seq, raw)
+            self._held[seq] = (raw, session, received)
+            batch = self._batch
+            if not batch:
+                self._writer.wake()
+            batch.fills.append((seq, wall, session, raw, msg_seq_num, received,
+                                self.core.state.counters[p.C_DUPLICATES] != duplicates))
+            if rows:
+                self._add_rows(rows)
+            if self.settle_seconds == 0 and self._window_open():
+                self._add_rows(self.core.flush().tolist())
+                batch.closes.append(seq)
+            self._settle()
 
     def tick(self) -> None:
         """Close the settle window once it has been open settle_seconds; probe a journal
@@ -185,28 +208,176 @@ class LiveEngine:
         if self._window_opened is None or \
                 time.monotonic() - self._window_opened < self.settle_seconds:
             return
-        with self.lock:
+        with self._intake:
             if self.halted is not None or not self._window_open():
                 self._window_opened = None
                 return
-            try:
-                rows = self.core.flush()
-                decided, busts = self._commit(rows, self._next_seq - 1, closed=True, fill=None)
-                self._after(decided, busts)
-            except JOURNAL_ERRORS as exc:
-                self._halt(exc)
+            if not self._batch:
+                self._writer.wake()
+            self._add_rows(self.core.flush().tolist())
+            self._batch.closes.append(self._next_seq - 1)
+            self._settle()
 
-    # Journal failure and recovery, under the lock.
+    # Internals of the intake, under _intake.
 
-    def _halt(self, exc: BaseException) -> None:
-        if self.halted is None:
-            self.halted = (f"ceguard cannot write its journal {self.journal.path} "
-                           f"({type(exc).__name__}: {exc}); fills are refused until it can")
+    def _judge(self, seq: int, raw: bytes) -> list[list[int]]:
+        # One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
+        # one) must not end it, nor start a second unit numbered like the next fill.
+        # Same length, so the records' offsets into `raw` stay right. Decoded and judged
+        # in one numba call: one dispatch per fill, not two. The rows come back as Python
+        # ints (no numpy scalar per field read later).
+        buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
+        _, _, rows = self.core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq,
+                                                _UNIT_ROWS, _KEEP_ALL, self._dropped)
+        return rows.tolist()
+
+    def _add_rows(self, rows: list[list[int]]) -> None:
+        """Decision rows with the fill each belongs to (it may be an earlier one's)."""
+        append = self._batch.rows.append
+        held = self._held
+        for row in rows:
+            append((row, *held[row[p.O_CHUNK]]))
+
+    def _settle(self) -> None:
+        if self._pending() == 0:  # the usual case: no candidate waits in a window
+            self._held.clear()
+            self._window_opened = None
+            return
+        self._forget_settled()
+        if self._window_opened is None:
+            self._window_opened = time.monotonic()
+
+    def _window_open(self) -> bool:
+        return self.core.state.counters[p.C_WINDOW_OPEN] != 0
+
+    def _pending(self) -> int:
+        return int(self.core.state.counters[p.C_PENDING])
+
+    def _forget_settled(self) -> None:
+        if self._pending() == 0:  # the usual case: no candidate waits in a window
+            self._held.clear()
+            return
+        waiting = set(self.core.pending_chunks().tolist())
+        for seq in [s for s in self._held if s not in waiting]:
+            del self._held[seq]
+
+    # The journal writer's side, under lock.
+
+    def _has_work(self) -> bool:
+        """Under _intake (the writer's condition)."""
+        return self.halted is None and (bool(self._batch) or bool(self._statuses))
+
+    def _wake_writer(self) -> None:
+        with self._intake:
+            self._writer.wake()
+
+    def flush(self) -> None:
+        """Commit the pending batch and send its busts: the writer thread's work, and an
+        in-process caller's that runs no writer (tests)."""
+        with self.lock:
+            self._write_pending()
+
+    def _write_pending(self) -> None:
+        """Commit the pending batch, then send its busts (under lock)."""
+        if self.halted is not None:
+            return
+        with self._intake:
+            batch, self._batch = self._batch, Batch()
+            batch.pending = self._pending()
+            self._room.notify_all()
+        statuses, self._statuses = self._statuses, []
+        if not batch and not statuses:
+            return
+        try:
+            decided, busts = self._commit(batch, statuses)
+        except JOURNAL_ERRORS as exc:
+            self._halt(exc, batch)
+            return
+        self._after(batch, decided, busts)
+
+    def _commit(self, batch: Batch, statuses: list) -> tuple[list, list]:
+        """One journal transaction: the batch's fills, their final decisions, their pending
+        busts, review cases; and bust statuses of earlier batches.
+
+        Returns the new decisions as (record, session) and the busts to send.
+        """
+        now = self._clock.now()
+        decided = []
+        busts = []
+        flagged = []
+        plain = []
+        started = time.perf_counter()
+        journal = self.journal
+        journal.begin()
+        try:
+            if statuses:
+                journal.set_bust_statuses(statuses)
+            if batch.fills:
+                iso = self._clock.iso
+                last: dict[str, tuple[int, int]] = {}
+                for seq, wall, session, raw, msg_seq_num, _, _ in batch.fills:
+                    last[session] = (msg_seq_num, seq)
+                journal.add_fills([(fill[0], iso(fill[1]), fill[2], fill[3])
+                                   for fill in batch.fills], last)
+            for after_seq in batch.closes:
+                journal.add_window_close(after_seq, now)
+            decision = self._records.decision
+            for row, raw, session, received in batch.rows:
+                line = row[p.O_LINE]
+                try:
+                    record = decision(row, raw, line)
+                except Exception:  # a bug: this decision is lost, not the batch
+                    self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+                    self.log.exception("decision_failed", session=session, fill_seq=line)
+                    continue
+                if row[p.O_VERDICT] != _ERRONEOUS:
+                    plain.append((line, record))
+                    decided.append((record, session))
+                    continue
+                # One by one: a decision or bust already recorded is not acted on again.
+                if not journal.add_decision(line, record, now):
+                    continue
+                decided.append((record, session))
+                if self.review is not None:  # review mode: a case, not a bust
+                    flagged.append((line, session, raw, record))
+                    continue
+                for bust in self._busts_for(line, raw, session, record):
+                    if journal.add_bust(bust, now):
+                        busts.append((bust, raw, record, received))
+            if plain:
+                journal.add_decisions(plain, now)
+            if flagged:
+                self.review.open_cases(flagged)  # in this transaction
+            journal.commit()
+        except BaseException:
+            journal.rollback()
+            raise
+        self.metrics.journal_latency.observe(time.perf_counter() - started)
+        return decided, busts
+
+    # Journal failure and recovery, under lock.
+
+    def _halt(self, exc: BaseException, lost: Batch | None = None) -> None:
+        """Refuse fills until the journal takes a write; the fills of the failed batch and
+        those pending behind it are dropped (the matching engine resends them)."""
+        with self._intake:
+            dropped = (lost.fills if lost is not None else []) + self._batch.fills
+            self._batch = Batch()
+            self._statuses = []  # their busts stay pending: reconciled at the resume
+            first = self.halted is None
+            if first:
+                self.halted = (f"ceguard cannot write its journal {self.journal.path} "
+                               f"({type(exc).__name__}: {exc}); fills are refused until "
+                               "it can")
+            self._room.notify_all()
+        for session, n in Counter(fill[2] for fill in dropped).items():
+            self.metrics.child(self.metrics.refused, session).inc(n)
+        if first:
             self.log.error("journal_failed", journal=str(self.journal.path),
-                           error=f"{type(exc).__name__}: {exc}",
+                           error=f"{type(exc).__name__}: {exc}", fills_dropped=len(dropped),
                            action="drop-copy sessions logged out, logons refused, fills "
-                                  "not acknowledged; the journal is retried every "
-                                  f"{PROBE_SECONDS:.0f} s")
+                                  "not journaled are asked for again after the resume; the "
+                                  f"journal is retried every {PROBE_SECONDS:.0f} s")
         self.metrics.journal_failures.inc()
         self.metrics.journal_writable.set(0)
         self._next_probe = time.monotonic() + PROBE_SECONDS
@@ -221,21 +392,23 @@ class LiveEngine:
         except JOURNAL_ERRORS:
             return
         try:
-            journal.probe(utc_now())
+            journal.probe(self._clock.now())
             old, self.journal = self.journal, journal
             try:
                 old.close()
             except JOURNAL_ERRORS:
                 pass  # the failed connection: nothing of it is needed
-            # The core may hold the fill that failed (its ExecID seen, a reference moved):
-            # only the journal's fills count.
-            self.core = self._new_core()
-            self._held.clear()
-            self._window_opened = None
-            rebuilt = self.rebuild()
-            self.halted = None
+            with self._intake:
+                # The core may hold fills that failed (their ExecIDs seen, references
+                # moved): only the journal's fills count.
+                self.core = self._new_core()
+                self._held.clear()
+                self._window_opened = None
+                rebuilt = self.rebuild()
+                self.halted = None
             self.metrics.journal_writable.set(1)
             resent, recovered = self._resend_unsent()
+            self._wake_writer()
             self.log.warning("journal_resumed", journal=str(self.journal.path),
                              fills_rebuilt=rebuilt, busts_resent=resent,
                              busts_found_handed_over=recovered)
@@ -250,110 +423,66 @@ class LiveEngine:
         moved = self.sessions.realign(session, last)
         if moved is not None:
             # Routine after heartbeats that followed the last fill (they come back as a
-            # gap fill); after a journal failure it is what brings the refused fills back.
+            # gap fill); after a journal failure or a crash it is what brings back the
+            # fills that were acknowledged but not journaled.
             self.log.info("seqnum_realigned", session=session, store_expected=moved[0],
                           journal_expected=moved[1],
                           detail="expected MsgSeqNum set back to the last journaled fill's "
                                  "+ 1: QuickFIX asks for a resend of what follows")
 
-    # Internals, all under the lock.
-
-    def _judge(self, seq: int, raw: bytes) -> np.ndarray:
-        # One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
-        # one) must not end it, nor start a second unit numbered like the next fill.
-        # Same length, so the records' offsets into `raw` stay right. Decoded and judged
-        # in one numba call: one dispatch per fill, not two.
-        buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
-        _, _, rows = self.core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq,
-                                                _UNIT_ROWS, _KEEP_ALL, self._dropped)
-        return rows.copy()
-
-    def _window_open(self) -> bool:
-        return self.core.state.count(p.C_WINDOW_OPEN) != 0
-
-    def _pending(self) -> int:
-        return self.core.state.count(p.C_PENDING)
-
-    def _commit(self, rows: np.ndarray, seq: int, closed: bool,
-                fill: tuple[int, str, bytes, int] | None) -> tuple[list, list]:
-        """One journal transaction: the fill, its final decisions, their pending busts.
-
-        Returns the new decisions as (record, session) and the busts to send.
-        """
-        now = utc_now()
-        decided = []
-        busts = []
-        flagged = []
-        started = time.perf_counter()
-        self.journal.begin()
-        try:
-            if fill is not None:
-                seq_of_fill, session, raw, msg_seq_num = fill
-                self.journal.add_fill(seq_of_fill, now, session, raw, msg_seq_num)
-            if closed:
-                self.journal.add_window_close(seq, now)
-            for row in rows.tolist():  # Python ints: no numpy scalar per field read
-                held = self._held[row[p.O_CHUNK]]
-                record = self._records.decision(row, held.raw, row[p.O_LINE])
-                if not self.journal.add_decision(row[p.O_LINE], record, now):
-                    continue
-                decided.append((record, held.session))
-                if record["verdict"] == "erroneous":
-                    if self.review is not None:  # review mode: a case, not a bust
-                        flagged.append((row[p.O_LINE], held.session, held.raw, record))
-                        continue
-                    for bust in self._busts_for(row[p.O_LINE], held, record):
-                        if self.journal.add_bust(bust, now):
-                            busts.append((bust, held.raw, record, held.received))
-            if flagged:
-                self.review.open_cases(flagged)  # in this transaction
-            self.journal.commit()
-        except BaseException:
-            self.journal.rollback()
-            raise
-        self.metrics.journal_latency.observe(time.perf_counter() - started)
-        return decided, busts
-
-    def _busts_for(self, fill_seq: int, held: HeldFill, record: dict) -> list[BustRow]:
+    def _busts_for(self, fill_seq: int, raw: bytes, session: str, record: dict
+                   ) -> list[BustRow]:
         """One bust to the matching engine's session and one to each executing firm's."""
         bust_id = bust_exec_id(record["exec_id"])
-        rows = [BustRow(bust_id, held.session, record["exec_id"], fill_seq, VENUE, None,
+        rows = [BustRow(bust_id, session, record["exec_id"], fill_seq, VENUE, None,
                         "pending")]
-        for firm in executing_firms(held.raw):
-            session = self.firms.get(firm)
-            if session is None:
+        for firm in executing_firms(raw):
+            firm_session = self.firms.get(firm)
+            if firm_session is None:
                 rows.append(BustRow(bust_id, f"(no session for firm {firm})", record["exec_id"],
                                     fill_seq, FIRM, firm, FAILED,
                                     f"PartyID {firm} is not in the [firms] map of the config"))
             else:
-                rows.append(BustRow(bust_id, session, record["exec_id"], fill_seq, FIRM, firm,
-                                    "pending"))
+                rows.append(BustRow(bust_id, firm_session, record["exec_id"], fill_seq, FIRM,
+                                    firm, "pending"))
         return rows
 
-    def _after(self, decided: list[tuple[dict, str]], busts: list) -> None:
-        """Metrics, logs and busts of decisions that are now durable."""
+    def _after(self, batch: Batch, decided: list[tuple[dict, str]], busts: list) -> None:
+        """Busts, metrics and logs of a batch that is now durable."""
+        for bust, raw, record, received in busts:  # first: they are what is waited for
+            self._send(bust, raw, record, received)
+        metrics = self.metrics
+        finished = time.perf_counter()
+        per_session: Counter = Counter()
+        observe = metrics.check_latency.observe
+        for seq, _, session, _, _, received, duplicate in batch.fills:
+            per_session[session] += 1
+            observe(finished - received)
+            if duplicate:
+                metrics.child(metrics.duplicates, session).inc()
+                self.log.info("duplicate_dropped", session=session, fill_seq=seq)
+        for session, n in per_session.items():
+            metrics.child(metrics.fills, session).inc(n)
+        if batch.fills:
+            metrics.batch_fills.observe(len(batch.fills))
+        verdicts: Counter = Counter()
         event_sizes = set()
         for record, session in decided:
-            if record["verdict"] == "rejected":
+            verdict = record["verdict"]
+            if verdict == "rejected":
                 self._log_rejected(record, session)
                 continue
-            self.metrics.child(self.metrics.decisions, record["verdict"]).inc()
+            verdicts[verdict] += 1
             if record["event_size"] > 0:
                 event_sizes.add(record["event_size"])
-            if record["verdict"] == "erroneous":
+            if verdict == "erroneous":
                 self._log_flag(record, session)
+        for verdict, n in verdicts.items():
+            metrics.child(metrics.decisions, verdict).inc(n)
         for size in event_sizes:
-            self.metrics.events.inc()
+            metrics.events.inc()
             self.log.info("multi_stock_event", securities=size)
-        for bust, raw, record, received in busts:
-            self._send(bust, raw, record, received)
-        self._forget_settled()
-        pending = self._pending()
-        self.metrics.pending.set(pending)
-        if pending == 0:
-            self._window_opened = None
-        elif self._window_opened is None:
-            self._window_opened = time.monotonic()
+        metrics.pending.set(batch.pending)
 
     def _log_rejected(self, record: dict, session: str) -> None:
         self.metrics.rejects.labels(record["reason_code"]).inc()
@@ -375,14 +504,14 @@ class LiveEngine:
 
         Idempotent like the live path: a bust already recorded is not sent again.
         """
-        now = utc_now()
+        now = self._clock.now()
         busts = []
         self.journal.begin()
         try:
             for seq in fill_seqs:
                 session, raw = self.journal.fill(seq)
                 record = self.journal.decision(seq)
-                for bust in self._busts_for(seq, HeldFill(raw, session, 0.0), record):
+                for bust in self._busts_for(seq, raw, session, record):
                     if self.journal.add_bust(bust, now):
                         busts.append((bust, raw, record, None))
             self.journal.commit()
@@ -391,6 +520,7 @@ class LiveEngine:
             raise
         for bust, raw, record, received in busts:
             self._send(bust, raw, record, received)
+        self._wake_writer()  # to record their statuses
         return len(busts)
 
     def _resend_unsent(self) -> tuple[int, int]:
@@ -424,17 +554,11 @@ class LiveEngine:
         self._record(bust, record, result, detail)
 
     def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
-        self.journal.set_bust_status(bust.bust_exec_id, bust.session, result, detail, utc_now())
+        """The bust's status goes into the writer's next transaction (_statuses)."""
+        self._statuses.append((result, detail, self._clock.now(), bust.bust_exec_id,
+                               bust.session))
         self.metrics.busts.labels(bust.recipient, result).inc()
         log = self.log.error if result == FAILED else self.log.warning
         log("bust", session=bust.session, recipient=bust.recipient, firm=bust.firm,
             symbol=record["symbol"], exec_id=bust.exec_id, bust_exec_id=bust.bust_exec_id,
             result=result, detail=detail)
-
-    def _forget_settled(self) -> None:
-        if self._pending() == 0:  # the usual case: no candidate waits in a window
-            self._held.clear()
-            return
-        waiting = set(self.core.pending_chunks().tolist())
-        for seq in [s for s in self._held if s not in waiting]:
-            del self._held[seq]

@@ -126,9 +126,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         if review is not None:
             review.stop()
         acceptor.stop()
+        engine.close()  # commits the pending batch first
         checkpointer.stop()
-        with engine.lock:
-            engine.journal.close()
         log.info("stopped")
     return 0
 

@@ -24,6 +24,8 @@ _CHECK_BUCKETS = (25e-6, 50e-6, 100e-6, 250e-6, 500e-6, 1e-3, 2.5e-3, 5e-3, 10e-
 _BUST_BUCKETS = (1e-3, 2.5e-3, 5e-3, 10e-3, 25e-3, 50e-3, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
                  30, 60)
 
+_BATCH_BUCKETS = (1, 2, 5, 10, 20, 50, 100, 200, 500, 1000)
+
 
 class Metrics:
     def __init__(self) -> None:
@@ -54,6 +56,10 @@ class Metrics:
         self.journal_latency = Histogram("ceguard_journal_commit_latency_seconds",
                                          "Journal transaction commit (fsync included)",
                                          buckets=_CHECK_BUCKETS, registry=r)
+        self.batch_fills = Histogram("ceguard_journal_batch_fills",
+                                     "Fills per journal transaction (group commit: those "
+                                     "that arrived while the previous one committed)",
+                                     buckets=_BATCH_BUCKETS, registry=r)
         self.pending = Gauge("ceguard_pending_candidates",
                              "Erroneous candidates held in the settle window", registry=r)
         self.session_up = Gauge("ceguard_session_up", "1 while the FIX session is logged on",
