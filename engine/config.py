@@ -12,6 +12,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.addresses import parse_listen
 from engine.errors import ConfigError
 from engine.review.settings import ReviewConfig, load_review
 
@@ -97,7 +98,8 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
     journal = data.get("journal", {})
     metrics = data.get("metrics", {})
     auth = data.get("auth", {})
-    host, port = _listen(where, metrics.get("listen", "127.0.0.1:9879"))
+    host, port = parse_listen(where, "metrics.listen", metrics.get("listen", "127.0.0.1:9879"),
+                              "127.0.0.1:9879")
     return EngineConfig(
         source=source,
         fix_settings=_path(where, base, "fix.settings", fix.get("settings"), required=True),
@@ -179,16 +181,6 @@ def _choice(where: str, key: str, value: object, choices: tuple[str, ...]) -> st
     if value not in choices:
         raise ConfigError(where, key, f"is {value!r}", f"use one of {', '.join(choices)}")
     return str(value)
-
-
-def _listen(where: str, value: object) -> tuple[str, int]:
-    fix = "write host:port, e.g. \"127.0.0.1:9879\""
-    if not isinstance(value, str) or ":" not in value:
-        raise ConfigError(where, "metrics.listen", f"is {value!r}", fix)
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(where, "metrics.listen", f"is {value!r}", fix)
-    return host, int(port)
 
 
 def _firms(where: str, table: dict) -> dict[str, str]:

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -158,6 +159,20 @@ def matching_engine(server: Server, state: Path, versions=tuple(SESSIONS),
     settings = initiator_settings("127.0.0.1", server.fix_port, state,
                                   [(SESSIONS[v], ENGINE, ACCEPTOR) for v in versions])
     return Initiator(settings, peer or Peer())
+
+
+@contextmanager
+def logged_on(server: Server, directory: Path, versions=tuple(SESSIONS)):
+    """`server` with the matching engine and both firms logged on; all stopped after."""
+    firm_peers = firms(server, directory / "firm-peers")
+    engine = matching_engine(server, directory / "venue-peer", versions=versions)
+    try:
+        assert firm_peers.wait_logon() and engine.wait_logon()
+        yield server, engine, firm_peers
+    finally:
+        engine.stop()
+        firm_peers.stop()
+        server.stop()
 
 
 def fields(raw: str) -> dict[int, str]:

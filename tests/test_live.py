@@ -10,8 +10,8 @@ import sys
 
 import pytest
 
-from tests.live import (ROOT, SESSIONS, STOCK_SPECS, busts_for, firms, journal_rows,
-                        matching_engine, send, sides, start_server, validate, wait_for)
+from tests.live import (ROOT, SESSIONS, STOCK_SPECS, busts_for, journal_rows, logged_on, send,
+                        sides, start_server, validate, wait_for)
 
 SHIPPED_SPECS = ROOT / "fix_configs"
 SWEEP = ["98.00", "96.00", "94.01", "94.00", "90.00", "85.00"]  # RULES.md 8.5, 2x at $100
@@ -23,15 +23,8 @@ def live(tmp_path_factory):
     """One server with the matching engine (three sessions) and both firms logged on."""
     directory = tmp_path_factory.mktemp("serve")
     server = start_server(directory)
-    firm_peers = firms(server, directory / "firm-peers")
-    engine = matching_engine(server, directory / "venue-peer")
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine, firm_peers
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
+    with logged_on(server, directory) as running:
+        yield running
 
 
 @pytest.mark.parametrize("version", list(SESSIONS))

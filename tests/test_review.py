@@ -10,8 +10,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from tests.live import (ROOT, STOCK_SPECS, busts_for, firms, journal_rows, matching_engine,
-                        send, sides, validate, wait_for)
+from tests.live import (ROOT, STOCK_SPECS, busts_for, journal_rows, logged_on, send, sides,
+                        validate, wait_for)
 from tests.review_live import of_type, raw_of_type, start_review_server
 
 FIRMA = "FIX.4.4:FIRMA->CEGUARD"
@@ -24,15 +24,8 @@ def desk(tmp_path_factory):
     """Review mode with the rules' deadlines; the matching engine and both firms on."""
     directory = tmp_path_factory.mktemp("review")
     server = start_review_server(directory)
-    firm_peers = firms(server, directory / "firm-peers")
-    engine = matching_engine(server, directory / "venue-peer", versions=("FIX.4.4",))
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine, firm_peers
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
+    with logged_on(server, directory, versions=("FIX.4.4",)) as running:
+        yield running
 
 
 def test_an_erroneous_trade_opens_a_case_and_a_determination_busts_it(desk):

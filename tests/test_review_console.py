@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.live import busts_for, firms, matching_engine, send, sides, wait_for
+from tests.live import busts_for, logged_on, send, sides, wait_for
 from tests.review_live import TOKENS, start_review_server
 
 CHROMIUM = "/usr/bin/chromium"
@@ -27,15 +27,8 @@ FIRMB = "FIX.4.4:FIRMB->CEGUARD"
 def desk(tmp_path_factory):
     directory = tmp_path_factory.mktemp("console")
     server = start_review_server(directory)
-    firm_peers = firms(server, directory / "firm-peers")
-    engine = matching_engine(server, directory / "venue-peer", versions=("FIX.4.4",))
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine, firm_peers
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
+    with logged_on(server, directory, versions=("FIX.4.4",)) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from engine.addresses import parse_listen
 from engine.errors import ConfigError
 
 AUTO = "auto"
@@ -71,7 +72,9 @@ def load_review(where: str, base: Path, table: object) -> ReviewConfig:
         raise ConfigError(where, "review.listen / review.analysts",
                           "review mode needs the case API and at least one analyst",
                           "set listen = \"127.0.0.1:9880\" and an [review.analysts] entry")
-    return ReviewConfig(mode=mode, listen=None if listen is None else _listen(where, listen),
+    if listen is not None:
+        listen = parse_listen(where, "review.listen", listen, "127.0.0.1:9880")
+    return ReviewConfig(mode=mode, listen=listen,
                         analysts=analysts, firm_tokens=firm_tokens, **seconds)
 
 
@@ -80,16 +83,6 @@ def _seconds(where: str, key: str, value: object) -> float:
         raise ConfigError(where, f"review.{key}", f"must be a positive number of seconds, "
                           f"not {value!r}", f"e.g. {key} = {_DEFAULT_SECONDS[key]}")
     return float(value)
-
-
-def _listen(where: str, value: object) -> tuple[str, int]:
-    fix = "write host:port, e.g. \"127.0.0.1:9880\""
-    if not isinstance(value, str) or ":" not in value:
-        raise ConfigError(where, "review.listen", f"is {value!r}", fix)
-    host, _, port = value.rpartition(":")
-    if not host or not port.isdigit() or not 0 < int(port) < 65536:
-        raise ConfigError(where, "review.listen", f"is {value!r}", fix)
-    return host, int(port)
 
 
 def _tokens(where: str, base: Path, name: str, table: object) -> dict[str, str]:
