@@ -18,6 +18,8 @@ MAX_PRICE = 1_000_000 * PRICE_SCALE  # $1,000,000: above any US-listed share pri
 PPM = 1_000_000
 # 10**k for k < 19: a scale-up by table, where LLVM made a vector loop of `value *= 10`.
 POW10 = np.array([10**k for k in range(19)], np.int64)
+# The largest value that 10**k scales without overflowing int64: a compare, not a division.
+SAFE_TO_SCALE = np.array([(2**63 - 1) // 10**k for k in range(19)], np.int64)
 
 
 @kernel
@@ -58,15 +60,14 @@ def parse_fixed(buf, start, end, decimals, limit):
     if not seen_digit:
         return 0, codes.REASON_NOT_A_NUMBER
     missing = decimals - frac_digits
-    if missing < POW10.shape[0]:
-        scale = POW10[missing]
-    else:
-        scale = 1
-        for _ in range(missing):
-            scale *= 10
-    if value > limit // scale:  # value * scale > limit, tested before it can overflow int64
+    if missing >= POW10.shape[0]:  # 10**missing alone is past int64
+        return (0, codes.REASON_NONE) if value == 0 else (0, codes.REASON_TOO_LARGE)
+    if value > SAFE_TO_SCALE[missing]:  # the scale-up would overflow int64
         return 0, codes.REASON_TOO_LARGE
-    return value * scale, codes.REASON_NONE
+    value *= POW10[missing]
+    if value > limit:
+        return 0, codes.REASON_TOO_LARGE
+    return value, codes.REASON_NONE
 
 
 class PriceError(ValueError):
