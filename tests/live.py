@@ -123,7 +123,9 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
 
     def scrape(self) -> str:
         url = f"http://127.0.0.1:{self.metrics_port}/metrics"
-        with urllib.request.urlopen(url, timeout=5) as response:
+        # A generous timeout: a scrape is no latency test, and a loaded CI machine once
+        # kept one waiting over 5 s (the server went on serving).
+        with urllib.request.urlopen(url, timeout=30) as response:
             return response.read().decode()
 
     def metric(self, name: str, **labels: str) -> float:
