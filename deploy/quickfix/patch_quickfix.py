@@ -20,6 +20,11 @@ acceptor's Logon (Session::nextLogon):
    the stored messages, e.g. busts queued for an offline firm) first and runs fromAdmin
    after, so even a refused Logon wiped them. The reset Logon is verified without the
    MsgSeqNum-too-low check, which the reset would have made moot.
+4. A threaded connection stops touching its socket once it has closed it. Stock 1.16.0
+   goes on reading after disconnect() (a message for no session, an invalid Logon): it
+   polls, reads and finally closes the same descriptor number again, which by then may
+   belong to another socket or file of the process (seen: the metrics server's
+   connections, answered by QuickFIX's close; the journal's file could be next).
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -180,6 +185,26 @@ VERIFY_UNLESS_JUDGED = """  if (!judged && !verify(logon, false, true)) {
   m_state.receivedLogon(true);"""
 
 
+THREADED_READ = """bool ThreadedSocketConnection::read() {
+"""
+
+THREADED_READ_CLOSED = """bool ThreadedSocketConnection::read() {
+  if (m_disconnect) {  // ceguard: the socket is closed; its number may be another's now
+    return false;
+  }
+"""
+
+THREADED_NO_SESSION = """      if (!setSession(msg)) {
+        disconnect();
+        continue;
+      }"""
+
+THREADED_NO_SESSION_STOP = """      if (!setSession(msg)) {
+        disconnect();
+        return;  // ceguard: not `continue`, which read on from a closed socket
+      }"""
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
@@ -199,6 +224,8 @@ def patch(source: Path) -> None:
     _replace(threaded, THREADED_NOT_FOUND, THREADED_REFUSAL)
     _replace(threaded, THREADED_BUSY, THREADED_BUSY_REFUSAL)
     _replace(threaded, THREADED_ALLOWS, THREADED_ADDRESS)
+    _replace(threaded, THREADED_READ, THREADED_READ_CLOSED)
+    _replace(threaded, THREADED_NO_SESSION, THREADED_NO_SESSION_STOP)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)
 
