@@ -25,6 +25,9 @@ acceptor's Logon (Session::nextLogon):
    polls, reads and finally closes the same descriptor number again, which by then may
    belong to another socket or file of the process (seen: the metrics server's
    connections, answered by QuickFIX's close; the journal's file could be next).
+5. Session::logout(reason) records the reason before it disables the session. Stock
+   1.16.0 disables first, so the session's own thread could send the Logout before the
+   reason was set: ceguard's Logout for a failed journal went out with no Text (seen).
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -205,6 +208,17 @@ THREADED_NO_SESSION_STOP = """      if (!setSession(msg)) {
       }"""
 
 
+LOGOUT = """  void logout(const std::string &reason = "") {
+    m_state.enabled(false);
+    m_state.logoutReason(reason);
+  }"""
+
+LOGOUT_REASON_FIRST = """  void logout(const std::string &reason = "") {
+    m_state.logoutReason(reason);  // ceguard: before the session's thread can act on it
+    m_state.enabled(false);
+  }"""
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
@@ -226,6 +240,7 @@ def patch(source: Path) -> None:
     _replace(threaded, THREADED_ALLOWS, THREADED_ADDRESS)
     _replace(threaded, THREADED_READ, THREADED_READ_CLOSED)
     _replace(threaded, THREADED_NO_SESSION, THREADED_NO_SESSION_STOP)
+    _replace(cpp / "Session.h", LOGOUT, LOGOUT_REASON_FIRST)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)
 
