@@ -177,6 +177,17 @@ def logged_on(server: Server, directory: Path, versions=tuple(SESSIONS)):
         server.stop()
 
 
+def wire(message: fix.Message, begin: str) -> str:
+    """`message` as QuickFIX would put it on the wire (header completed as sendToTarget does)."""
+    header = message.getHeader()
+    header.setField(8, begin)
+    header.setField(49, "CEGUARD")
+    header.setField(56, "FIRMA")
+    header.setField(34, "3")
+    header.setField(52, "20260115-15:00:01.000")
+    return message.toString()
+
+
 def fields(raw: str) -> dict[int, str]:
     result: dict[int, str] = {}
     for part in raw.split("\x01"):

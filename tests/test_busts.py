@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 import pytest
-import quickfix as fix
 
 from engine.fix.busts import build_bust, executing_firms
 from engine.sim.dropcopy import Fill, drop_copy_body, encode
-from tests.live import STOCK_SPECS, fields, validate
+from tests.live import STOCK_SPECS, fields, validate, wire
 
 FILL = Fill("E-9", "O-1", "T-5", "LEVX", "2", "94.00", 100, True, "FIRMA",
             datetime(2026, 1, 15, 15, 0, tzinfo=timezone.utc))
@@ -24,17 +23,6 @@ def original(begin: str, body_begin: str) -> bytes:
               (56, "CEGUARD")]
     return encode(begin, header + drop_copy_body(FILL, body_begin, "20260115-15:00:00.000")
                   ).encode()
-
-
-def wire(message: fix.Message, begin: str) -> str:
-    """The bust as QuickFIX would put it on the wire (header completed as sendToTarget does)."""
-    header = message.getHeader()
-    header.setField(8, begin)
-    header.setField(49, "CEGUARD")
-    header.setField(56, "FIRMA")
-    header.setField(34, "3")
-    header.setField(52, "20260115-15:00:01.000")
-    return message.toString()
 
 
 @pytest.mark.parametrize("begin, body_begin", [("FIX.4.2", "FIX.4.2"), ("FIX.4.4", "FIX.4.4"),

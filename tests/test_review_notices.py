@@ -7,7 +7,7 @@ import pytest
 
 from engine.review.cases import Execution
 from engine.review.notices import build_notice, determination_lines
-from tests.live import ROOT, STOCK_SPECS, fields, validate
+from tests.live import ROOT, STOCK_SPECS, fields, validate, wire
 
 CASE = {"id": 7, "outcome": "bust", "analyst": "alice", "reason": "66.00 is 10% over 60.00",
         "deadline_kind": "appeal", "deadline_at": 1_800_000_000.0}
@@ -19,14 +19,7 @@ EXECUTIONS = [Execution(1, "A-1", "FAT", "M-1", "FIRMB"), Execution(2, "P-1", "F
 @pytest.mark.parametrize("specs", [STOCK_SPECS, ROOT / "fix_configs"], ids=["stock", "shipped"])
 def test_a_determination_notice_validates(begin, specs):
     headline, lines = determination_lines(CASE, EXECUTIONS, "FIRMA")
-    message = build_notice(begin, headline, lines, 1_799_998_200.0)
-    header = message.getHeader()
-    header.setField(8, begin)
-    header.setField(49, "CEGUARD")
-    header.setField(56, "FIRMA")
-    header.setField(34, "12")
-    header.setField(52, "20270115-08:00:00.000")
-    raw = message.toString()
+    raw = wire(build_notice(begin, headline, lines, 1_799_998_200.0), begin)
     validate(raw, begin, specs)
     got = fields(raw)
     assert got[35] == "B" and got[148] == "CEE CASE 7 DETERMINATION BUST"
