@@ -45,10 +45,12 @@ def run(directory: Path, synchronous: str, batch: int, fills: int,
     commits = []
     started = time.perf_counter()
     for first in range(1, fills + 1, batch):
+        seqs = range(first, min(first + batch, fills + 1))
         journal.begin()
-        for seq in range(first, min(first + batch, fills + 1)):
-            journal.add_fill(seq, NOW, SESSION, RAW)
-            journal.add_decision(seq, {**RECORD, "line": seq, "exec_id": f"X{seq}"}, NOW)
+        journal.add_fills([(seq, NOW, SESSION, RAW) for seq in seqs],
+                          {SESSION: (seqs[-1], seqs[-1])})
+        journal.add_decisions([(seq, {**RECORD, "line": seq, "exec_id": f"X{seq}"})
+                               for seq in seqs], NOW)
         before = time.perf_counter()
         journal.commit()
         commits.append(time.perf_counter() - before)

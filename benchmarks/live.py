@@ -4,7 +4,10 @@ Measures, each against a fresh process on fresh files:
   - throughput: fills/s `ceguard serve` judges (QuickFIX acceptor with FileStore and
     FileLog, decoder, core, journal, metrics), with the shipped `synchronous = "full"` and
     with "normal", against a bare QuickFIX Python acceptor on the same session settings
-    whose fromApp does nothing;
+    whose fromApp does nothing, and one whose fromApp only takes the message's text (the
+    least any engine in Python does); with the CPU the process used (cores) and its
+    busiest thread's share: a process near 1 core whose threads are each well below it
+    is bound by the GIL;
   - latency: fill sent to its bust received, at a fixed rate, settle window 0;
   - memory: resident memory of serve as fills over many symbols add up;
   - start-up: process start to the first fill judged, numba cache cold and warm.
@@ -279,7 +282,7 @@ class Server:
     """`ceguard serve` or the bare acceptor, in its own directory on its own ports."""
 
     def __init__(self, base: Path, name: str, flow: Flow, synchronous: str | None,
-                 env: dict[str, str] | None = None) -> None:
+                 env: dict[str, str] | None = None, copy: bool = False) -> None:
         self.directory = base / name
         self.directory.mkdir()
         self.name = name
@@ -310,7 +313,7 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
         command = [sys.executable, "-m", "engine", "serve", "--config", str(self.config)]
         if self.bare:
             command = [sys.executable, str(Path(__file__).resolve()), "--bare-acceptor",
-                       str(self.config)]
+                       str(self.config)] + (["--copy"] if copy else [])
         self.log = open(self.directory / "serve.log", "w")
         self.started = time.perf_counter()
         self.process = subprocess.Popen(
@@ -356,8 +359,9 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
         self.log.close()
 
 
-def bare_acceptor(config_path: str) -> int:
-    """A QuickFIX acceptor on ceguard's session settings whose callbacks do nothing."""
+def bare_acceptor(config_path: str, copy: bool) -> int:
+    """A QuickFIX acceptor on ceguard's session settings whose callbacks do nothing
+    (copy: fromApp takes the message's and the session's text, and drops them)."""
     import quickfix as fix
 
     from engine.config import load_config
@@ -370,7 +374,10 @@ def bare_acceptor(config_path: str) -> int:
         def toAdmin(self, message, session_id): pass
         def fromAdmin(self, message, session_id): pass
         def toApp(self, message, session_id): pass
-        def fromApp(self, message, session_id): pass
+        def fromApp(self, message, session_id):
+            if copy:  # what any Python engine must do at least: take the message's text
+                message.toString().encode("latin-1")
+                session_id.toString()
 
     config = load_config(config_path)
     settings = load_session_settings(config.fix_settings, config.fix_overrides,
@@ -433,15 +440,28 @@ def summarize_profile(path: Path, top: int = 12) -> str:
 
 # The measurements.
 
+def thread_cpu(pid: int) -> dict[int, float]:
+    """CPU seconds (user + system) each thread of the process has used, by thread id."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    out = {}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(task.name)] = (int(fields[11]) + int(fields[12])) / ticks
+    return out
+
+
 def quantile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
 def throughput(base: Path, name: str, synchronous: str | None, symbols: int, warmup: int,
-               fills: int, profile: Path | None) -> dict:
+               fills: int, profile: Path | None, copy: bool = False) -> dict:
     flow = Flow(symbols)
-    server = Server(base, name, flow, synchronous)
+    server = Server(base, name, flow, synchronous, copy=copy)
     try:
         conn = Connection(server.port, flow)
         blast(conn, flow.fills(warmup)[0])  # kernels compiled, tables touched
@@ -450,11 +470,15 @@ def throughput(base: Path, name: str, synchronous: str | None, symbols: int, war
         if profile is not None:
             spy = start_profile(server, 15, profile)
             time.sleep(1.5)  # py-spy attaches
+        before = thread_cpu(server.pid)
         seconds, written = blast(conn, messages, server)
+        after = thread_cpu(server.pid)
+        busy = sorted((after[t] - before.get(t, 0.0)) / seconds for t in after)[::-1]
         if spy is not None:
             spy.wait()
         result = {"fills": fills, "seconds": seconds, "rate": fills / seconds,
-                  "write_seconds": written, "rejects": len(conn.rejects)}
+                  "write_seconds": written, "rejects": len(conn.rejects),
+                  "cpu": sum(busy), "busiest": busy[0]}
         if not server.bare:
             result["journaled"] = server.journaled()
         conn.close()
@@ -609,9 +633,10 @@ def main() -> int:
                         help="py-spy the throughput runs (needs py-spy), collapsed stacks in DIR")
     parser.add_argument("--only", default="throughput,memory,latency,startup")
     parser.add_argument("--bare-acceptor", metavar="TOML", help=argparse.SUPPRESS)
+    parser.add_argument("--copy", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.bare_acceptor:
-        return bare_acceptor(args.bare_acceptor)
+        return bare_acceptor(args.bare_acceptor, args.copy)
     only = set(args.only.split(","))
     profile_dir = Path(args.profile) if args.profile else None
     if profile_dir:
@@ -628,22 +653,25 @@ def main() -> int:
         base = Path(tmp)
         print(f"disk: fsync of 4 KB takes {fsync_ms(base):.2f} ms (median) in {base}", flush=True)
         if "throughput" in only:
-            runs = [("bare", None, args.fills), ("full", "full", args.full_fills),
-                    ("normal", "normal", args.fills)]
+            runs = [("bare", None, args.fills), ("bare-copy", None, args.fills),
+                    ("full", "full", args.full_fills), ("normal", "normal", args.fills)]
             rates = {}
+            labels = {"bare": "bare QuickFIX acceptor, fromApp does nothing",
+                      "bare-copy": "bare acceptor, fromApp only takes the message's text"}
             for name, sync, fills in runs:
                 spy = profile_dir / f"{name}.txt" if profile_dir and sync else None
-                r = throughput(base, name, sync, args.symbols, 5000, fills, spy)
+                r = throughput(base, name, sync, args.symbols, 5000, fills, spy,
+                               copy=name == "bare-copy")
                 rates[name] = r["rate"]
-                label = "bare QuickFIX acceptor, fromApp does nothing" if sync is None \
-                    else f"ceguard serve, synchronous={sync}"
+                label = labels.get(name, f"ceguard serve, synchronous={sync}")
                 check = f"journaled {r['journaled']:,}" if "journaled" in r else ""
                 print(f"throughput {name}: {r['fills']:,} fills in {r['seconds']:.2f} s = "
                       f"{r['rate']:,.0f}/s (writes done after {r['write_seconds']:.2f} s; "
                       f"{r['rejects']} rejects) {check}", flush=True)
                 results.append(("throughput", label, f"{r['rate']:,.0f} fills/s",
                                 f"{r['rate'] / rates['bare']:.2f} of bare"
-                                f" ({r['fills']:,} fills)"))
+                                f" ({r['fills']:,} fills); CPU {r['cpu']:.2f} cores, "
+                                f"busiest thread {r['busiest']:.2f}"))
                 if spy:
                     print(summarize_profile(spy), flush=True)
         if "latency" in only:
