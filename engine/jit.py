@@ -36,7 +36,8 @@ def sources_digest() -> str:
         text = path.read_bytes()
         relative = path.relative_to(_ENGINE).as_posix()
         if relative in _CONSTANT_MODULES or b"@kernel" in text or b"@njit" in text \
-                or b"@intrinsic" in text or b"@inline_kernel" in text or b"@cached" in text:
+                or b"@intrinsic" in text or b"@inline_kernel" in text or b"@cached" in text \
+                or b"@nogil_kernel" in text:
             digest.update(relative.encode() + b"\0" + text + b"\0")
     return digest.hexdigest()
 
@@ -70,6 +71,12 @@ class _KernelCache(_CheckedCache):
 def kernel(func):
     """@kernel: a cached, reference-count-free numba function (see above)."""
     return _with_cache(_njit_kernel(func), _KernelCache)
+
+
+def nogil_kernel(func):
+    """@kernel that releases the GIL while it runs (it touches no Python object): for
+    work off QuickFIX's thread that must not stall fromApp meanwhile."""
+    return _with_cache(njit(cache=True, _nrt=False, nogil=True)(func), _KernelCache)
 
 
 def inline_kernel(func):
