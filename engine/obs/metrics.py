@@ -9,6 +9,7 @@ from __future__ import annotations
 import platform
 from importlib import metadata
 
+import numpy as np
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
 
 from engine import __version__, codes
@@ -141,3 +142,24 @@ class Metrics:
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics over HTTP from a daemon thread."""
         start_http_server(port, host, registry=self.registry)
+
+
+def observe_many(histogram: Histogram, values: np.ndarray) -> None:
+    """histogram.observe(v) for every v, with each bucket counted once (the journal
+    writer observes a whole batch: per value, observe() took a lock per call and about a
+    microsecond of GIL per fill). Reads prometheus_client's bucket internals
+    (0.2x: _upper_bounds, _buckets, _sum); falls back to observe() where they differ.
+    tests/test_metrics.py checks both ways give the same exposition."""
+    bounds = getattr(histogram, "_upper_bounds", None)
+    buckets = getattr(histogram, "_buckets", None)
+    total = getattr(histogram, "_sum", None)
+    if bounds is None or buckets is None or total is None or len(bounds) != len(buckets):
+        for value in values.tolist():
+            histogram.observe(value)
+        return
+    # observe() counts a value in the first bucket whose bound it does not exceed
+    counts = np.bincount(np.searchsorted(bounds, values, side="left"), minlength=len(bounds))
+    for bucket, n in zip(buckets, counts.tolist()):
+        if n:
+            bucket.inc(n)
+    total.inc(float(values.sum()))
