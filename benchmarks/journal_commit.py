@@ -31,6 +31,7 @@ RECORD = {"line": 1, "exec_id": "X1", "trade_id": "T1", "symbol": "Z00001", "sid
           "rule": "REG-T3", "verdict": "stands"}
 SESSION = "FIX.4.4:CEGUARD->MATCHING1"
 NOW = "2026-11-21T10:00:00.000000+00:00"
+NOW_US = 1_795_255_200_000_000  # NOW in microseconds since the epoch
 
 
 def run(directory: Path, synchronous: str, batch: int, fills: int,
@@ -47,7 +48,7 @@ def run(directory: Path, synchronous: str, batch: int, fills: int,
     for first in range(1, fills + 1, batch):
         seqs = range(first, min(first + batch, fills + 1))
         journal.begin()
-        journal.add_fills([(seq, NOW, SESSION, RAW) for seq in seqs],
+        journal.add_fills([(seq, NOW_US, SESSION, RAW) for seq in seqs],
                           {SESSION: (seqs[-1], seqs[-1])})
         journal.add_decisions([(seq, {**RECORD, "line": seq, "exec_id": f"X{seq}"})
                                for seq in seqs], NOW)

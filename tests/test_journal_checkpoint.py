@@ -29,8 +29,8 @@ def test_the_checkpointer_copies_the_wal_while_the_writer_does_not(tmp_path):
     journal = Journal(path, "normal", BACKSTOP_PAGES)
     for seq in range(1, 301):
         journal.begin()
-        journal.add_fill(seq, "2026-01-15T14:30:00Z", "FIX.4.4:CEGUARD->MATCHING1", b"x" * 300,
-                         seq)
+        journal.add_fills([(seq, 1_768_487_400_000_000, "FIX.4.4:CEGUARD->MATCHING1",
+                            b"x" * 300)], {"FIX.4.4:CEGUARD->MATCHING1": (seq, seq)})
         journal.commit()
     assert path.stat().st_size <= 4096  # its first page only: the fills are all in the WAL
 

@@ -25,6 +25,7 @@ class Surveillance:
         self._batch = np.empty((p.BATCH, N_UNIT_COLS), np.int64)
         self._keys = np.empty((p.BATCH, p.N_KEY_COLS), np.int64)
         self._cursor = np.zeros(p.N_CURSOR, np.int64)
+        self._entry = None  # judge_message's compiled entry point, once known
 
     def judge(self, buf: np.ndarray, units: np.ndarray, n_units: int, chunk_id: int) -> np.ndarray:
         """Decision rows (pipeline.O_* columns) that became final with these units.
@@ -60,6 +61,13 @@ class Surveillance:
         cursor[:] = 0
         cursor[p.CUR_POS] = pos
         cursor[p.CUR_LINE_START] = at_line_start
+        rows = self._resume(buf, n, final, first_line, chunk_id, max_units, keep, dropped)
+        return int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]), rows
+
+    def _resume(self, buf: np.ndarray, n: int, final: bool, first_line: int, chunk_id: int,
+                max_units: int, keep: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+        """Run the kernel from where the cursor stands until done, growing tables."""
+        cursor = self._cursor
         while True:
             out = self._room(self._out, int(cursor[p.CUR_N_OUT]),
                              max_units - int(cursor[p.CUR_UNITS]))
@@ -69,12 +77,45 @@ class Surveillance:
                                         self.state.as_tuple(), self._rules, self._clock, out,
                                         keep, dropped)
             if status == p.STATUS_DONE:
-                return (int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]),
-                        out[: cursor[p.CUR_N_OUT]])
-            if status == p.STATUS_GROW_SYMBOLS:
-                self.state.grow_symbols()
-            else:
-                self.state.grow_pending()
+                return out[: cursor[p.CUR_N_OUT]]
+            self._grow(status)
+
+    def _grow(self, status: int) -> None:
+        if status == p.STATUS_GROW_SYMBOLS:
+            self.state.grow_symbols()
+        else:
+            self.state.grow_pending()
+
+    def judge_message(self, raw: bytes, line: int, keep: np.ndarray, dropped: np.ndarray
+                      ) -> np.ndarray:
+        """decode_and_judge of one live message, as unit `line` of its own chunk `line`:
+        the decision rows that became final (a view the next call reuses).
+
+        The live path's call, once per fill: it calls the kernel's compiled entry point,
+        skipping the dispatcher's typing of fifteen arguments (a third of the call). That
+        is sound only because every argument's type is fixed here: `raw` is bytes, the
+        arrays are the core's own (grown tables keep their dtype and layout), `keep` and
+        `dropped` are the caller's, which must always be the same arrays' types.
+        """
+        buf = np.frombuffer(raw, np.uint8)
+        cursor = self._cursor
+        cursor.fill(0)
+        cursor[p.CUR_LINE_START] = 1
+        out = self._out
+        if out.shape[0] < 1 + self.state.pending.shape[0]:
+            out = self._out = self._room(out, 0, 1)
+        args = (buf, len(raw), True, line, cursor, 1, self._batch, self._keys, line,
+                self.state.as_tuple(), self._rules, self._clock, out, keep, dropped)
+        if self._entry is None:
+            status = p.decode_and_judge(*args)
+            self._entry = _entry_point(p.decode_and_judge, args)
+        else:
+            status = self._entry(*args)
+        if status == p.STATUS_DONE:
+            return out[: cursor[p.CUR_N_OUT]]
+        # A table must grow: the general loop resumes from the cursor.
+        self._grow(status)
+        return self._resume(buf, len(raw), True, line, line, 1, keep, dropped)
 
     def flush(self) -> np.ndarray:
         """Close the open multi-stock window (end of input): its candidates' final rows."""
@@ -95,3 +136,14 @@ class Surveillance:
         bigger = np.empty((need, p.N_OUT_COLS), np.int64)
         bigger[:n_out] = out[:n_out]
         return bigger
+
+
+def _entry_point(dispatcher, args: tuple):
+    """The compiled function `dispatcher` chose for arguments of these types, callable
+    without the dispatcher (numba's CompileResult.entry_point); the dispatcher itself
+    when numba no longer offers it."""
+    try:
+        signature = tuple(dispatcher.typeof_pyval(a) for a in args)
+        return dispatcher.overloads[signature].entry_point
+    except (AttributeError, KeyError):
+        return dispatcher

@@ -67,6 +67,18 @@ CREATE TABLE IF NOT EXISTS inbound (
 """
 
 
+# Fills from a JSON array of [seq, received_at in microseconds since the epoch, index
+# into the sessions array, start, length in the raws blob]; received_at written as
+# datetime.isoformat writes UTC.
+_INSERT_FILLS = """
+INSERT INTO fills
+SELECT json_extract(value, '$[0]'),
+       strftime('%Y-%m-%dT%H:%M:%S', json_extract(value, '$[1]') / 1000000, 'unixepoch')
+           || printf('.%06d+00:00', json_extract(value, '$[1]') % 1000000),
+       json_extract(?3, '$[' || json_extract(value, '$[2]') || ']'),
+       COALESCE(substr(?2, json_extract(value, '$[3]'), json_extract(value, '$[4]')), X'')
+FROM json_each(?1)
+"""  # (an empty blob is bound as NULL: COALESCE keeps an empty raw a blob)
 _dumps = json.JSONEncoder(separators=(",", ":")).encode  # json.dumps without its checks
 
 
@@ -123,18 +135,23 @@ class Journal:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
 
-    def add_fill(self, seq: int, received_at: str, session: str, raw: bytes,
-                 msg_seq_num: int) -> None:
-        self._db.execute("INSERT INTO fills VALUES (?, ?, ?, ?)",
-                         (seq, received_at, session, raw))
-        self._db.execute("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
-                         (session, msg_seq_num, seq))
-
-    def add_fills(self, fills: list[tuple[int, str, str, bytes]],
+    def add_fills(self, fills: list[tuple[int, int, str, bytes]],
                   last_msg_seq_nums: dict[str, tuple[int, int]]) -> None:
-        """(seq, received_at, session, raw) rows, and per session (MsgSeqNum, seq) of the
-        last of them."""
-        self._db.executemany("INSERT INTO fills VALUES (?, ?, ?, ?)", fills)
+        """(seq, received_at as microseconds since the epoch, session, raw) rows, and per
+        session (MsgSeqNum, seq) of the last of them.
+
+        One statement for all the fills: the raws go as one blob, the rest as a JSON
+        array, and SQLite cuts them apart and formats received_at. executemany released
+        and took back the GIL for every row, and each time waited for QuickFIX's thread."""
+        sessions = list(dict.fromkeys([fill[2] for fill in fills]))
+        index = {session: i for i, session in enumerate(sessions)}
+        rows = []
+        start = 1  # substr() counts from 1
+        for seq, received_us, session, raw in fills:
+            rows.append((seq, received_us, index[session], start, len(raw)))
+            start += len(raw)
+        self._db.execute(_INSERT_FILLS, (_dumps(rows), b"".join([fill[3] for fill in fills]),
+                                         _dumps(sessions)))
         self._db.executemany("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
                              [(session, msg, seq)
                               for session, (msg, seq) in last_msg_seq_nums.items()])
@@ -159,6 +176,16 @@ class Journal:
             "INSERT OR IGNORE INTO decisions VALUES (?, ?, ?, ?, ?, ?)",
             [(fill_seq, record.get("exec_id"), record.get("symbol"), record["verdict"],
               decided_at, _dumps(record)) for fill_seq, record in decisions])
+        return cursor.rowcount
+
+    def add_decision_array(self, records: str, decided_at: str) -> int:
+        """Decision records given as one JSON array text (engine.record_text), in one
+        statement: SQLite splits it, without the GIL. How many were new."""
+        cursor = self._db.execute(
+            "INSERT OR IGNORE INTO decisions SELECT json_extract(value, '$.line'), "
+            "json_extract(value, '$.exec_id'), json_extract(value, '$.symbol'), "
+            "json_extract(value, '$.verdict'), ?2, value FROM json_each(?1)",
+            (records, decided_at))
         return cursor.rowcount
 
     def add_decision(self, fill_seq: int, record: dict, decided_at: str) -> bool:

@@ -44,13 +44,18 @@ from engine.fix.busts import build_bust, bust_exec_id, executing_firms
 from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
-from engine.live.writer import MAX_BATCH, Batch, UtcClock, WriterThread
-from engine.obs.metrics import INTERNAL_ERROR, Metrics
+from engine.live.writer import (FULL_ENOUGH, LINGER_SECONDS, MAX_BATCH, Batch, UtcClock,
+                                WriterThread)
+from engine.obs.metrics import INTERNAL_ERROR, Metrics, observe_many
+from engine.record_text import RecordText
 from engine.records import RecordMaker
 
-_UNIT_ROWS = 1  # one QuickFIX message is one decoder unit
 _KEEP_ALL = np.ones(len(codes.VERDICT_NAMES), np.bool_)  # every decision row is journaled
 _ERRONEOUS = codes.VERDICT_NAMES.index("erroneous")
+# Verdicts whose records the journal writer renders in numba (engine/record_text.py).
+_RENDERED = np.array([code in (codes.STANDS, codes.NO_REFERENCE)
+                      for code in range(len(codes.VERDICT_NAMES))], np.bool_)
+_NO_ROWS = np.empty((0, p.N_OUT_COLS), np.int64)
 VENUE = "venue"
 FIRM = "firm"
 PROBE_SECONDS = 1.0  # how often a halted engine tries the journal again
@@ -85,6 +90,7 @@ class LiveEngine:
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
+        self._text = RecordText(self.core.rule_codes)
         self._clock = UtcClock()
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # stays 0: keeps all
         # Fills that decision rows may still point into: (raw, session, perf_counter at
@@ -97,7 +103,8 @@ class LiveEngine:
         # the next transaction (under lock); a crash before that leaves the bust pending,
         # which the start-up reconciles with QuickFIX's store.
         self._statuses: list[tuple[str, str | None, str, str, str]] = []
-        self._writer = WriterThread(self._intake, self._has_work, self.flush, log)
+        self._writer = WriterThread(self._intake, self._has_work, self._linger, self.flush,
+                                    log)
 
     # Start-up and shutdown.
 
@@ -173,7 +180,7 @@ class LiveEngine:
 
     def on_fill(self, raw: bytes, session: str, msg_seq_num: int) -> None:
         received = time.perf_counter()
-        wall = time.time()
+        wall_us = time.time_ns() // 1000
         with self._intake:
             while len(self._batch.fills) >= MAX_BATCH and self.halted is None:
                 self._room.wait()
@@ -186,14 +193,17 @@ class LiveEngine:
             rows = self._judge(seq, raw)
             self._held[seq] = (raw, session, received)
             batch = self._batch
-            if not batch:
+            if not batch.fills:
+                batch.opened = time.monotonic()
                 self._writer.wake()
-            batch.fills.append((seq, wall, session, raw, msg_seq_num, received,
-                                self.core.state.counters[p.C_DUPLICATES] != duplicates))
-            if rows:
-                self._add_rows(rows)
+            batch.fills.append((seq, wall_us, session, raw))
+            batch.received.append(received)
+            batch.last[session] = (msg_seq_num, seq)
+            if self.core.state.counters[p.C_DUPLICATES] != duplicates:
+                batch.duplicates.append((seq, session))
+            self._add_rows(rows)
             if self.settle_seconds == 0 and self._window_open():
-                self._add_rows(self.core.flush().tolist())
+                self._add_rows(self.core.flush())
                 batch.closes.append(seq)
             self._settle()
 
@@ -214,29 +224,29 @@ class LiveEngine:
                 return
             if not self._batch:
                 self._writer.wake()
-            self._add_rows(self.core.flush().tolist())
+            self._add_rows(self.core.flush())
             self._batch.closes.append(self._next_seq - 1)
             self._settle()
 
     # Internals of the intake, under _intake.
 
-    def _judge(self, seq: int, raw: bytes) -> list[list[int]]:
-        # One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
-        # one) must not end it, nor start a second unit numbered like the next fill.
-        # Same length, so the records' offsets into `raw` stay right. Decoded and judged
-        # in one numba call: one dispatch per fill, not two. The rows come back as Python
-        # ints (no numpy scalar per field read later).
-        buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
-        _, _, rows = self.core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq,
-                                                _UNIT_ROWS, _KEEP_ALL, self._dropped)
-        return rows.tolist()
+    def _judge(self, seq: int, raw: bytes) -> np.ndarray:
+        """The decision rows that became final with this fill: a view the next call reuses.
 
-    def _add_rows(self, rows: list[list[int]]) -> None:
+        One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
+        one) must not end it, nor start a second unit numbered like the next fill.
+        Same length, so the records' offsets into `raw` stay right. Decoded and judged
+        in one numba call: one call per fill, not two."""
+        return self.core.judge_message(raw.replace(b"\n", b" "), seq, _KEEP_ALL,
+                                       self._dropped)
+
+    def _add_rows(self, rows: np.ndarray) -> None:
         """Decision rows with the fill each belongs to (it may be an earlier one's)."""
-        append = self._batch.rows.append
+        if not len(rows):
+            return
+        self._batch.row_blocks.append(rows.copy())
         held = self._held
-        for row in rows:
-            append((row, *held[row[p.O_CHUNK]]))
+        self._batch.row_fills.extend([held[chunk] for chunk in rows[:, p.O_CHUNK].tolist()])
 
     def _settle(self) -> None:
         if self._pending() == 0:  # the usual case: no candidate waits in a window
@@ -267,6 +277,13 @@ class LiveEngine:
         """Under _intake (the writer's condition)."""
         return self.halted is None and (bool(self._batch) or bool(self._statuses))
 
+    def _linger(self) -> float:
+        """Seconds the writer should still let a small batch fill up (under _intake)."""
+        batch = self._batch
+        if not batch.fills or len(batch.fills) >= FULL_ENOUGH or self.halted is not None:
+            return 0.0
+        return batch.opened + LINGER_SECONDS - time.monotonic()
+
     def _wake_writer(self) -> None:
         with self._intake:
             self._writer.wake()
@@ -289,23 +306,20 @@ class LiveEngine:
         if not batch and not statuses:
             return
         try:
-            decided, busts = self._commit(batch, statuses)
+            decided, busts, rendered = self._commit(batch, statuses)
         except JOURNAL_ERRORS as exc:
             self._halt(exc, batch)
             return
-        self._after(batch, decided, busts)
+        self._after(batch, decided, busts, rendered)
 
-    def _commit(self, batch: Batch, statuses: list) -> tuple[list, list]:
+    def _commit(self, batch: Batch, statuses: list) -> tuple[list, list, np.ndarray]:
         """One journal transaction: the batch's fills, their final decisions, their pending
         busts, review cases; and bust statuses of earlier batches.
 
-        Returns the new decisions as (record, session) and the busts to send.
+        Returns the decisions made in Python as (record, session), the busts to send, and
+        the kernel rows of the decisions rendered in numba (see _decide).
         """
         now = self._clock.now()
-        decided = []
-        busts = []
-        flagged = []
-        plain = []
         started = time.perf_counter()
         journal = self.journal
         journal.begin()
@@ -313,47 +327,65 @@ class LiveEngine:
             if statuses:
                 journal.set_bust_statuses(statuses)
             if batch.fills:
-                iso = self._clock.iso
-                last: dict[str, tuple[int, int]] = {}
-                for seq, wall, session, raw, msg_seq_num, _, _ in batch.fills:
-                    last[session] = (msg_seq_num, seq)
-                journal.add_fills([(fill[0], iso(fill[1]), fill[2], fill[3])
-                                   for fill in batch.fills], last)
+                journal.add_fills(batch.fills, batch.last)
             for after_seq in batch.closes:
                 journal.add_window_close(after_seq, now)
-            decision = self._records.decision
-            for row, raw, session, received in batch.rows:
-                line = row[p.O_LINE]
-                try:
-                    record = decision(row, raw, line)
-                except Exception:  # a bug: this decision is lost, not the batch
-                    self.metrics.rejects.labels(INTERNAL_ERROR).inc()
-                    self.log.exception("decision_failed", session=session, fill_seq=line)
-                    continue
-                if row[p.O_VERDICT] != _ERRONEOUS:
-                    plain.append((line, record))
-                    decided.append((record, session))
-                    continue
-                # One by one: a decision or bust already recorded is not acted on again.
-                if not journal.add_decision(line, record, now):
-                    continue
-                decided.append((record, session))
-                if self.review is not None:  # review mode: a case, not a bust
-                    flagged.append((line, session, raw, record))
-                    continue
-                for bust in self._busts_for(line, raw, session, record):
-                    if journal.add_bust(bust, now):
-                        busts.append((bust, raw, record, received))
-            if plain:
-                journal.add_decisions(plain, now)
-            if flagged:
-                self.review.open_cases(flagged)  # in this transaction
+            decided, busts, rendered = self._decide(batch, now)
             journal.commit()
         except BaseException:
             journal.rollback()
             raise
         self.metrics.journal_latency.observe(time.perf_counter() - started)
-        return decided, busts
+        return decided, busts, rendered
+
+    def _decide(self, batch: Batch, now: str) -> tuple[list, list, np.ndarray]:
+        """Journal the batch's decisions (in the open transaction).
+
+        Those that stand or have no reference, nearly all, are rendered as JSON by one
+        numba call that does not hold the GIL, and inserted by one statement. Erroneous
+        and rejected ones, and any the renderer cannot do exactly, go through RecordMaker
+        one by one: they need the record (busts, review cases, logs)."""
+        if not batch.row_blocks:
+            return [], [], _NO_ROWS
+        rows = np.concatenate(batch.row_blocks)
+        text, rendered = self._text.render(rows, _RENDERED, [f[0] for f in batch.row_fills])
+        journal = self.journal
+        if len(text) > 2:  # not "[]"
+            journal.add_decision_array(text, now)
+        decided = []
+        busts = []
+        flagged = []
+        plain = []
+        decision = self._records.decision
+        for i in np.flatnonzero(~rendered).tolist():
+            row = rows[i].tolist()
+            raw, session, received = batch.row_fills[i]
+            line = row[p.O_LINE]
+            try:
+                record = decision(row, raw, line)
+            except Exception:  # a bug: this decision is lost, not the batch
+                self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+                self.log.exception("decision_failed", session=session, fill_seq=line)
+                continue
+            if row[p.O_VERDICT] != _ERRONEOUS:
+                plain.append((line, record))
+                decided.append((record, session))
+                continue
+            # One by one: a decision or bust already recorded is not acted on again.
+            if not journal.add_decision(line, record, now):
+                continue
+            decided.append((record, session))
+            if self.review is not None:  # review mode: a case, not a bust
+                flagged.append((line, session, raw, record))
+                continue
+            for bust in self._busts_for(line, raw, session, record):
+                if journal.add_bust(bust, now):
+                    busts.append((bust, raw, record, received))
+        if plain:
+            journal.add_decisions(plain, now)
+        if flagged:
+            self.review.open_cases(flagged)  # in this transaction
+        return decided, busts, rows[rendered]
 
     # Journal failure and recovery, under lock.
 
@@ -370,7 +402,7 @@ class LiveEngine:
                                f"({type(exc).__name__}: {exc}); fills are refused until "
                                "it can")
             self._room.notify_all()
-        for session, n in Counter(fill[2] for fill in dropped).items():
+        for session, n in Counter([fill[2] for fill in dropped]).items():
             self.metrics.child(self.metrics.refused, session).inc(n)
         if first:
             self.log.error("journal_failed", journal=str(self.journal.path),
@@ -447,26 +479,27 @@ class LiveEngine:
                                     firm, "pending"))
         return rows
 
-    def _after(self, batch: Batch, decided: list[tuple[dict, str]], busts: list) -> None:
-        """Busts, metrics and logs of a batch that is now durable."""
+    def _after(self, batch: Batch, decided: list[tuple[dict, str]], busts: list,
+               rendered: np.ndarray) -> None:
+        """Busts, metrics and logs of a batch that is now durable; `rendered` are the
+        kernel rows of the decisions journaled without a record (_decide)."""
         for bust, raw, record, received in busts:  # first: they are what is waited for
             self._send(bust, raw, record, received)
         metrics = self.metrics
         finished = time.perf_counter()
-        per_session: Counter = Counter()
-        observe = metrics.check_latency.observe
-        for seq, _, session, _, _, received, duplicate in batch.fills:
-            per_session[session] += 1
-            observe(finished - received)
-            if duplicate:
-                metrics.child(metrics.duplicates, session).inc()
-                self.log.info("duplicate_dropped", session=session, fill_seq=seq)
-        for session, n in per_session.items():
+        observe_many(metrics.check_latency, finished - np.array(batch.received))
+        for seq, session in batch.duplicates:
+            metrics.child(metrics.duplicates, session).inc()
+            self.log.info("duplicate_dropped", session=session, fill_seq=seq)
+        for session, n in Counter([fill[2] for fill in batch.fills]).items():
             metrics.child(metrics.fills, session).inc(n)
         if batch.fills:
             metrics.batch_fills.observe(len(batch.fills))
         verdicts: Counter = Counter()
-        event_sizes = set()
+        for code, n in enumerate(np.bincount(rendered[:, p.O_VERDICT]).tolist()):
+            if n:
+                verdicts[codes.VERDICT_NAMES[code]] += n
+        event_sizes = set(rendered[rendered[:, p.O_EVENT] > 0, p.O_EVENT].tolist())
         for record, session in decided:
             verdict = record["verdict"]
             if verdict == "rejected":

@@ -14,23 +14,38 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
+import numpy as np
+
 # Fills per batch at most: fromApp waits (QuickFIX stops reading, the socket pushes back)
 # while this many wait for the disk, so memory and one transaction's size stay bounded.
 MAX_BATCH = 1000
+# How long the first fill of a batch may wait for others before the batch is committed.
+# Without it a fast journal (synchronous=normal) committed batches of a few fills: each
+# transaction's fixed cost (statements, WAL frames, wake-ups, GIL hand-overs between the
+# writer and QuickFIX's thread) then halved the throughput. It adds at most this much to
+# a bust's latency.
+LINGER_SECONDS = 0.0005
+# Fills that make a batch worth committing at once, lingering or not.
+FULL_ENOUGH = 200
 
 
 @dataclass
 class Batch:
-    # (seq, time.time() at arrival, session, raw, MsgSeqNum, perf_counter at arrival,
-    #  whether the core dropped it as a repeated ExecID)
-    fills: list[tuple[int, float, str, bytes, int, float, bool]] = field(default_factory=list)
-    # (kernel row as Python ints, raw of its fill, session of its fill, its arrival)
-    rows: list[tuple[list[int], bytes, str, float]] = field(default_factory=list)
+    opened: float = 0.0  # time.monotonic() when its first fill came
+    # Journal rows of the fills: (seq, microseconds since the epoch at arrival, session, raw)
+    fills: list[tuple[int, int, str, bytes]] = field(default_factory=list)
+    received: list[float] = field(default_factory=list)  # perf_counter at each fill's arrival
+    last: dict[str, tuple[int, int]] = field(default_factory=dict)  # session: (MsgSeqNum, seq)
+    duplicates: list[tuple[int, str]] = field(default_factory=list)  # repeated ExecIDs dropped
+    # Decision rows (kernel rows, copied), and for each row the (raw, session, perf_counter
+    # at arrival) of the fill it belongs to (it may be an earlier batch's)
+    row_blocks: list[np.ndarray] = field(default_factory=list)
+    row_fills: list[tuple[bytes, str, float]] = field(default_factory=list)
     closes: list[int] = field(default_factory=list)  # settle window closed after these fills
     pending: int = 0  # candidates the core held when the batch was taken
 
     def __bool__(self) -> bool:
-        return bool(self.fills or self.rows or self.closes)
+        return bool(self.fills or self.row_blocks or self.closes)
 
 
 class UtcClock:
@@ -57,12 +72,15 @@ class UtcClock:
 
 
 class WriterThread:
-    """Runs `write` whenever `has_work` says so; on stop, once more until nothing is left."""
+    """Runs `write` once `has_work` says there is work and `wait` that it need not wait
+    any longer (seconds still to wait; 0 to write now); on stop, once more until nothing
+    is left, without waiting."""
 
     def __init__(self, condition: threading.Condition, has_work: Callable[[], bool],
-                 write: Callable[[], None], log) -> None:
+                 wait: Callable[[], float], write: Callable[[], None], log) -> None:
         self._condition = condition  # over the engine's intake lock
         self._has_work = has_work
+        self._wait = wait
         self._write = write
         self._log = log
         self._stopping = False
@@ -90,6 +108,8 @@ class WriterThread:
                     self._condition.wait()
                 if self._stopping and not self._has_work():
                     return
+                while not self._stopping and (wait := self._wait()) > 0:
+                    self._condition.wait(wait)
             try:
                 self._write()
             except Exception:
