@@ -49,7 +49,7 @@ def test_the_tail_counts_new_event_lines_once_even_when_cut_mid_line(tmp_path):
                            "CheckSum=1, Received CheckSum=2\n")  # before start: not counted
     metrics = Metrics()
     tail = EventLogTail({SESSION: session_log, NO_SESSION: global_log},
-                        SessionEvents(metrics, get_logger()))
+                        SessionEvents(metrics, get_logger()).event)
     with session_log.open("a") as f:
         f.write("20260115-15:00:01.000000000 : Invalid message: Expected BodyLength=90, Rec")
     tail.poll()
