@@ -4,8 +4,9 @@ QuickFIX answers most bad messages itself, without calling the application: a se
 Reject (35=3, reason in SessionRejectReason 373), a BusinessMessageReject (35=j, 380) or
 a Logout (35=5, reason in Text 58). ceguard sees those as they go out (toAdmin/toApp).
 A garbled message (bad CheckSum or BodyLength, broken framing) or one for no configured
-session is dropped without any answer, as FIX says; the only trace is an event line
-in QuickFIX's FileLog, which EventLogTail reads from serve's main loop.
+session is dropped without any answer, as FIX says (but a Logon for no session gets a
+Logout from ceguard's patch to QuickFIX, counted by LogonGate.on_event); the only trace is
+an event line in QuickFIX's FileLog, which EventLogTail reads from serve's main loop.
 
 `outgoing` runs inside QuickFIX callbacks: it never raises (FIX_NOTES.md 1.2).
 """
