@@ -100,15 +100,17 @@ class LogonGate:
 
     def on_event(self, session: str, text: str) -> None:
         """An event line of QuickFIX's logs, from EventLogTail (serve's main loop): count a
-        message that reached no session (the patch answered a Logon with a Logout)."""
+        Logon that reached no session (the patch answered it with a Logout)."""
         try:
             if session != NO_SESSION or not text.startswith((_NOT_FOUND, _BUSY)):
                 return
             busy = text.startswith(_BUSY)
             header = _header(text[len(_BUSY if busy else _NOT_FOUND):])
+            if header.get(35) != _LOGON:  # dropped without a Logout: not a refused Logon
+                return
             self._refused(ALREADY_LOGGED_ON if busy else UNKNOWN_SESSION, None, None,
-                          msg_type=header.get(35), begin_string=header.get(8),
-                          sender_comp_id=header.get(49), target_comp_id=header.get(56))
+                          begin_string=header.get(8), sender_comp_id=header.get(49),
+                          target_comp_id=header.get(56))
         except Exception:
             self.log.exception("callback_failed", callback="logon_gate_event")
 
