@@ -29,7 +29,8 @@ def serve_with(directory: Path, extra_toml: str, overrides: str = "") -> Server:
 
 
 def logon(sender: str, begin: str = "FIX.4.4", username: str | None = None,
-          password: str | None = None, seq: int = 1, reset: bool = False) -> bytes:
+          password: str | None = None, seq: int = 1, reset: bool = False,
+          new_password: str | None = None) -> bytes:
     body = [(35, "A"), (49, sender), (56, "CEGUARD"), (34, str(seq)),
             (52, fix_time(datetime.now(timezone.utc))), (98, "0"), (108, "30")]
     if reset:
@@ -38,6 +39,8 @@ def logon(sender: str, begin: str = "FIX.4.4", username: str | None = None,
         body.append((553, username))
     if password is not None:
         body.append((554, password))
+    if new_password is not None:
+        body.append((925, new_password))
     # latin-1: one byte per character, so a test can send bytes that are not UTF-8.
     data = "".join(f"{tag}={value}\x01" for tag, value in body).encode("latin-1")
     head = f"8={begin}\x019={len(data)}\x01".encode()

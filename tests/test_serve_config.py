@@ -117,3 +117,15 @@ def test_a_journal_that_cannot_be_opened_stops_serve_with_exit_2(tmp_path):
     assert result.returncode == 2
     assert f"{config}: journal.path: cannot open or read the journal" in result.stderr
     assert "Fix: check that its folder is writable" in result.stderr
+
+
+def test_a_fix_log_that_cannot_be_opened_stops_serve_with_exit_2(tmp_path):
+    # QuickFIX's own FileLog opens the files; a folder where one should be stops it.
+    (tmp_path / "fixlog" / "GLOBAL.messages.current.log").mkdir(parents=True)
+    config = write(tmp_path, GOOD + f'[metrics]\nlisten = "127.0.0.1:{free_port()}"\n'
+                   '[fix.overrides]\nFileLogPath = "fixlog"\nFileStorePath = "store"\n')
+    result = run_serve(config)
+    assert result.returncode == 2
+    assert "FileLogPath / FileStorePath: QuickFIX cannot open its files" in result.stderr
+    assert "GLOBAL.messages.current.log" in result.stderr
+    assert "Fix: make them directories ceguard can write" in result.stderr

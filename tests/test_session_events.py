@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import quickfix as fix
 
+from engine.fix.auth import LogonGate
 from engine.fix.session_events import NO_SESSION, EventLogTail, SessionEvents
 from engine.obs.logging import get_logger
 from engine.obs.metrics import Metrics
@@ -49,7 +50,7 @@ def test_the_tail_counts_new_event_lines_once_even_when_cut_mid_line(tmp_path):
                            "CheckSum=1, Received CheckSum=2\n")  # before start: not counted
     metrics = Metrics()
     tail = EventLogTail({SESSION: session_log, NO_SESSION: global_log},
-                        SessionEvents(metrics, get_logger()))
+                        SessionEvents(metrics, get_logger()).event)
     with session_log.open("a") as f:
         f.write("20260115-15:00:01.000000000 : Invalid message: Expected BodyLength=90, Rec")
     tail.poll()
@@ -69,3 +70,28 @@ def test_the_tail_counts_new_event_lines_once_even_when_cut_mid_line(tmp_path):
                            "missing\n")  # a new, shorter file: read from its start
     tail.poll()
     assert sample(metrics, dropped, session=SESSION, reason="bad_checksum") == 1
+
+
+def test_the_tail_hands_each_line_to_every_handler_and_the_gate_counts_refused_logons(tmp_path):
+    session_log = tmp_path / "FIX.4.4-CEGUARD-MATCHING1.event.current.log"
+    global_log = tmp_path / "GLOBAL.event.current.log"
+    metrics = Metrics()
+    gate = LogonGate({}, metrics, get_logger())
+    tail = EventLogTail({SESSION: session_log, NO_SESSION: global_log},
+                        SessionEvents(metrics, get_logger()).event, gate.on_event)
+    at = "20260115-15:00:00.000000000 : "
+    global_log.write_text(
+        f"{at}Session not found for incoming message: 8=FIX.4.4\x019=5\x0135=A\x01"
+        "49=INTRUDER\x0156=CEGUARD\x01554=********\x0110=000\x01\n"
+        f"{at}Session already logged on for incoming message: 8=FIX.4.4\x019=5\x0135=A\x01"
+        "49=MATCHING1\x0156=CEGUARD\x0110=000\x01\n"
+        f"{at}Session not found for incoming message: 8=FIX.4.4\x019=5\x0135=0\x01"
+        "49=NOBODY\x0156=CEGUARD\x0110=000\x01\n")  # not a Logon: dropped, not refused
+    session_log.write_text(f"{at}Session not found for incoming message: 8=FIX.4.4\x01"
+                           "35=A\x0110=000\x01\n")  # only the GLOBAL log's lines count
+    tail.poll()
+    refused = "ceguard_logons_refused_total"
+    assert sample(metrics, refused, reason="unknown_session") == 1
+    assert sample(metrics, refused, reason="already_logged_on") == 1
+    assert sample(metrics, "ceguard_dropped_messages_total", session=NO_SESSION,
+                  reason="unknown_session") == 2

@@ -7,6 +7,7 @@ import ssl
 
 import pytest
 
+from tests.live import wait_for
 from tests.logon import (CredentialInitiator, connect, exchange, logon, make_certificate,
                          serve_with)
 
@@ -41,39 +42,47 @@ FIRMA = {{ username = "firma", password_file = "../firma.password" }}
                 "address": exchange(connect(port, "127.0.0.2", verified),
                                     logon("FIRMB", seq=100)),
                 "unknown": exchange(connect(port, tls=verified), logon("INTRUDER")),
+                "busy": exchange(connect(port, tls=verified), logon(
+                    "FIRMA", username="firma", password=PASSWORD)),
                 "plaintext": exchange(connect(port), logon("FIRMB")),
             }
             still_up = firm.peer.logged_on(firm.session)
         finally:
             firm.stop()
+        refused = {reason: wait_for(lambda: server.metric(  # counted from the GLOBAL log
+            "ceguard_logons_refused_total", reason=reason), what=reason)
+            for reason in ("unknown_session", "already_logged_on")}
     finally:
         server.stop()
-    return server, firm_up, version, answers, still_up
+    return server, firm_up, version, answers, still_up, refused
 
 
 def test_a_quickfix_initiator_logs_on_over_tls_with_credentials(run):
-    server, firm_up, _, _, still_up = run
+    server, firm_up, _, _, still_up, _ = run
     assert firm_up == 1
     assert still_up  # the refused and plaintext connections did not disturb it
     assert "FIX.4.4:CEGUARD->FIRMA" in {e["session"] for e in server.events("logon")}
 
 
 def test_a_verifying_tls_client_negotiates_tls_1_2_or_later_and_logs_on(run):
-    _, _, version, answers, _ = run
+    _, _, version, answers, _, _ = run
     assert version in ("TLSv1.2", "TLSv1.3")
     assert answers["firmb"][0][35] == "A"
 
 
-def test_over_tls_a_disallowed_address_and_an_unknown_session_get_a_logout(run):
-    _, _, _, answers, _ = run
+def test_over_tls_a_bad_address_an_unknown_or_busy_session_get_a_logout_and_count(run):
+    _, _, _, answers, _, refused = run
     [address] = answers["address"]
     assert address[35] == "5" and "address_not_allowed: 127.0.0.2" in address[58]
     [unknown] = answers["unknown"]
     assert unknown[35] == "5" and "unknown_session" in unknown[58]
+    [busy] = answers["busy"]  # FIRMA is logged on from the firm's connection
+    assert busy[35] == "5" and "already_logged_on" in busy[58]
+    assert refused == {"unknown_session": 1, "already_logged_on": 1}
 
 
 def test_plaintext_fix_to_the_tls_port_gets_no_fix_answer(run):
-    server, _, _, answers, _ = run
+    server, _, _, answers, _, _ = run
     assert answers["plaintext"] == []  # the handshake fails; the socket is closed
     firmb = [e for e in server.events("logon") if e["session"] == "FIX.4.4:CEGUARD->FIRMB"]
     assert len(firmb) == 1  # the verified TLS client's, not the plaintext one's

@@ -2,19 +2,24 @@
 
     python deploy/quickfix/patch_quickfix.py quickfix-1.16.0/
 
-Two changes to the acceptor connections (SocketConnection for plain TCP, SSLSocketConnection
-for TLS, which `ceguard serve` uses, and ThreadedSocketConnection, should it switch to the
-threaded acceptor), where the first message of a connection is read, and one to the
-acceptor's Logon (Session::nextLogon):
+Changes to the acceptor connections where the first message of a connection is read
+(`ceguard serve` uses ThreadedSocketConnection for plain TCP, one thread per connection,
+and SSLSocketConnection for TLS, one thread for all; SocketConnection, the unthreaded
+plain one, is patched alike), to the acceptor's Logon (Session::nextLogon) and to the
+FileLog:
 1. A Logon that reaches no session is answered with a Logout naming the reason (stock
    QuickFIX closes the socket without a word): no session of those CompIDs, or the
-   session is logged on already from another connection (the threaded connection logs
-   that case to the GLOBAL log as "Session already logged on for incoming message: ...").
-2. "Logon connection from ADDRESS" is logged to the session's log just before the
-   connection's first message goes to the session. (Stock 1.16.0 checks
+   session is logged on already from another connection. The GLOBAL event log says which,
+   in the Logout's terms: "Session not found for incoming message: ..." or "Session
+   already logged on for incoming message: ..." (stock: "not found" for both, or nothing).
+2. The peer's address of the connection, just before its first message goes to the
+   session: logged to the session's log ("Logon connection from ADDRESS", for operators)
+   and kept in a thread-local variable until the message has been handled, which
+   `extern "C" ceguard_peer_address()` returns (C++/CeguardPeer.cpp; "" when none). The
+   message is handled on that thread, so fromAdmin asks for it through ctypes to judge
+   AllowedRemoteAddresses itself and refuse with a reason. (Stock 1.16.0 checks
    AllowedRemoteAddresses on plain TCP only after the Logon has been processed, and not at
-   all on TLS.) ceguard reads the event, logged on the thread that then runs fromAdmin,
-   to judge AllowedRemoteAddresses itself and refuse with a reason.
+   all on TLS.)
 3. An acceptor judges a Logon that asks for a sequence reset (ResetSeqNumFlag=Y, or
    ResetOnLogon=Y) before resetting: stock 1.16.0 resets the session (sequence numbers and
    the stored messages, e.g. busts queued for an offline firm) first and runs fromAdmin
@@ -28,6 +33,14 @@ acceptor's Logon (Session::nextLogon):
 5. Session::logout(reason) records the reason before it disables the session. Stock
    1.16.0 disables first, so the session's own thread could send the Logout before the
    reason was set: ceguard's Logout for a failed journal went out with no Text (seen).
+6. FileLog (the session logs and the acceptor's GLOBAL log, messages and events) writes
+   the value of every Password (554) and NewPassword (925) field, after SOH or at the
+   start of the text, as "********" (C++/CeguardMask.cpp): stock QuickFIX writes every
+   incoming message as it arrived, a Logon's password in clear, and an event for a
+   message no session took holds the whole message. The lines are otherwise the same
+   (`ceguard replay` reads them); a masked line keeps its old BodyLength and CheckSum. A
+   line without either field is written in one piece, as before. ceguard's logs are
+   QuickFIX's FileLogs; the FileStore keeps outgoing messages only, which never carry 554.
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -49,6 +62,13 @@ HEADER_TEXT = """\
 #include "Values.h"
 
 namespace FIX {
+// Whether a message no session took names a session that is logged on from another
+// connection (else it names none of this acceptor's).
+inline bool loggedOnElsewhere(const std::string &raw) {
+  Session *known = Session::lookupSession(raw, true);
+  return known && Session::isSessionRegistered(known->getSessionID());
+}
+
 // The Logout that answers a Logon no session took, or "" when the message is not a
 // Logon with a readable header (those are dropped without a word).
 inline std::string refusalLogout(const std::string &raw) {
@@ -72,8 +92,7 @@ inline std::string refusalLogout(const std::string &raw) {
   out.setField(TargetCompID(in.getField(FIELD::SenderCompID)));
   out.setField(MsgSeqNum(1));
   out.setField(SendingTime(UtcTimeStamp::now(), 3));
-  Session *known = Session::lookupSession(raw, true);
-  if (known && Session::isSessionRegistered(known->getSessionID())) {
+  if (loggedOnElsewhere(raw)) {
     logout.setField(Text("Logon refused: already_logged_on: session " + session
                          + " is logged on from another connection"));
   } else {
@@ -87,9 +106,120 @@ inline std::string refusalLogout(const std::string &raw) {
 #endif
 """
 
+MASK_HEADER = "CeguardMask.h"
+MASK_HEADER_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#ifndef CEGUARD_MASK_H
+#define CEGUARD_MASK_H
+
+#include <ostream>
+#include <string>
+
+namespace FIX {
+// Writes one FileLog line ("TIMESTAMP : text") with the value of every Password (554) and
+// NewPassword (925) field, after SOH or at the start of the text, replaced by a fixed mask.
+void writeMaskedLine(std::ostream &out, const std::string &text);
+} // namespace FIX
+
+#endif
+"""
+
+MASK_SOURCE_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#include "CeguardMask.h"
+
+#include "FieldConvertors.h"
+#include "FieldTypes.h"
+
+#include <cstring>
+
+namespace FIX {
+namespace {
+const char SECRET_MASK[] = "********";  // fixed: its length tells nothing
+
+bool isSecretField(const char *field, const char *end) {
+  return end - field >= 4 && (std::memcmp(field, "554=", 4) == 0 || std::memcmp(field, "925=", 4) == 0);
+}
+} // namespace
+
+void writeMaskedLine(std::ostream &out, const std::string &text) {
+  out << UtcTimeStampConvertor::convert(UtcTimeStamp::now(), 9) << " : ";
+  const char *begin = text.data();
+  const char *end = begin + text.size();
+  const char *written = begin;  // text before this is out already
+  for (const char *field = begin; field < end;) {
+    const char *soh = static_cast<const char *>(std::memchr(field, '\\001', end - field));
+    const char *stop = soh ? soh : end;
+    if (isSecretField(field, stop)) {
+      out.write(written, field + 4 - written);
+      out << SECRET_MASK;
+      written = stop;
+    }
+    if (!soh) {
+      break;
+    }
+    field = soh + 1;
+  }
+  out.write(written, end - written);  // no secret: the whole text in one write
+  out << std::endl;
+}
+} // namespace FIX
+"""
+
+PEER_HEADER = "CeguardPeer.h"
+PEER_HEADER_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#ifndef CEGUARD_PEER_H
+#define CEGUARD_PEER_H
+
+#include <string>
+
+namespace FIX {
+// The address of the connection whose message this thread hands to its session, so that
+// fromAdmin can ask for it (ceguard_peer_address); "" when there is none.
+void setPeerAddress(const std::string &address);
+const std::string &peerAddress();
+
+// Clears the thread's peer address when the message it was set for has been handled, so
+// a later message on this thread cannot see a stale one.
+class PeerAddressScope {
+public:
+  PeerAddressScope() {}
+  explicit PeerAddressScope(const std::string &address) { setPeerAddress(address); }
+  ~PeerAddressScope() { setPeerAddress(""); }
+  PeerAddressScope(const PeerAddressScope &) = delete;
+  PeerAddressScope &operator=(const PeerAddressScope &) = delete;
+};
+} // namespace FIX
+
+#endif
+"""
+
+PEER_SOURCE_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#include "CeguardPeer.h"
+
+namespace FIX {
+namespace {
+thread_local std::string peer_address;
+}
+
+void setPeerAddress(const std::string &address) { peer_address = address; }
+
+const std::string &peerAddress() { return peer_address; }
+} // namespace FIX
+
+// For Python (ctypes), from inside fromAdmin on QuickFIX's thread; valid until the
+// thread's next message.
+extern "C" __attribute__((visibility("default"))) const char *ceguard_peer_address(void) {
+  return FIX::peerAddress().c_str();
+}
+"""
+
 INCLUDE = '#include "Utility.h"\n'
 
-FIRST_MESSAGE = """          acceptor.getLog()->onIncoming(message);
+FIRST_MESSAGE = """          acceptor.getLog()->onEvent("Session not found for incoming message: " + message);
+          acceptor.getLog()->onIncoming(message);
         }
       }
       if (m_pSession) {
@@ -99,7 +229,11 @@ FIRST_MESSAGE = """          acceptor.getLog()->onIncoming(message);
         m_pSession->next(message, UtcTimeStamp::now());
       }"""
 
-PATCHED = """          acceptor.getLog()->onIncoming(message);
+PATCHED = """          acceptor.getLog()->onEvent(std::string(loggedOnElsewhere(message)  // ceguard: as the Logout
+                                                 ? "Session already logged on for incoming message: "
+                                                 : "Session not found for incoming message: ")
+                                     + message);
+          acceptor.getLog()->onIncoming(message);
         }
         std::string logout = refusalLogout(message);  // ceguard
         if (!logout.empty()) {
@@ -110,9 +244,10 @@ PATCHED = """          acceptor.getLog()->onIncoming(message);
         m_pSession = acceptor.getSession(message, *this);
       }
       if (m_pSession) {
-        if (m_pSession->isAcceptor()) {  // ceguard: the peer's address, for fromAdmin
-          m_pSession->getLog()->onEvent(std::string("Logon connection from ")
-                                        + socket_peername(m_socket));
+        PeerAddressScope peer;  // ceguard: the peer's address, for fromAdmin
+        if (m_pSession->isAcceptor()) {
+          setPeerAddress(socket_peername(m_socket));
+          m_pSession->getLog()->onEvent("Logon connection from " + peerAddress());
         }
         m_pSession->next(message, UtcTimeStamp::now());
       }"""
@@ -152,7 +287,17 @@ THREADED_ALLOWS = """    m_pSession->getLog()->onEvent("Allows connections to th
 
 THREADED_ADDRESS = """    m_pSession->getLog()->onEvent("Allows connections to the acceptor from " + remote_address);
     m_pSession->getLog()->onEvent("Logon connection from " + remote_address);  // ceguard
+    setPeerAddress(remote_address);  // for fromAdmin; cleared once the message is handled
   }
+"""
+
+THREADED_LOOP = """  std::string msg;
+  while (readMessage(msg)) {
+"""
+
+THREADED_LOOP_SCOPE = """  std::string msg;
+  while (readMessage(msg)) {
+    PeerAddressScope peer;  // ceguard: setSession sets it for the first message
 """
 
 # SSLSocketConnection::send reports errors through the session, which does not exist here.
@@ -219,6 +364,24 @@ LOGOUT_REASON_FIRST = """  void logout(const std::string &reason = "") {
   }"""
 
 
+FILE_LOG_INCLUDE = "#include <fstream>\n"
+
+FILE_LOG_WRITES = """  void onIncoming(const std::string &value) {
+    m_messages << UtcTimeStampConvertor::convert(UtcTimeStamp::now(), 9) << " : " << value << std::endl;
+  }
+  void onOutgoing(const std::string &value) {
+    m_messages << UtcTimeStampConvertor::convert(UtcTimeStamp::now(), 9) << " : " << value << std::endl;
+  }
+  void onEvent(const std::string &value) {
+    m_event << UtcTimeStampConvertor::convert(UtcTimeStamp::now(), 9) << " : " << value << std::endl;
+  }"""
+
+FILE_LOG_MASKED = """  // ceguard: the same lines, with Password (554) and NewPassword (925) masked
+  void onIncoming(const std::string &value) { writeMaskedLine(m_messages, value); }
+  void onOutgoing(const std::string &value) { writeMaskedLine(m_messages, value); }
+  void onEvent(const std::string &value) { writeMaskedLine(m_event, value); }"""
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
@@ -230,16 +393,23 @@ def _replace(path: Path, old: str, new: str) -> None:
 def patch(source: Path) -> None:
     cpp = source / "C++"
     (cpp / HEADER).write_text(HEADER_TEXT)
+    (cpp / MASK_HEADER).write_text(MASK_HEADER_TEXT)
+    (cpp / "CeguardMask.cpp").write_text(MASK_SOURCE_TEXT)  # setup.py compiles C++/*.cpp
+    (cpp / PEER_HEADER).write_text(PEER_HEADER_TEXT)
+    (cpp / "CeguardPeer.cpp").write_text(PEER_SOURCE_TEXT)
+    _replace(cpp / "FileLog.h", FILE_LOG_INCLUDE, FILE_LOG_INCLUDE + f'#include "{MASK_HEADER}"\n')
+    _replace(cpp / "FileLog.h", FILE_LOG_WRITES, FILE_LOG_MASKED)
     for name, send in SENDS.items():
-        _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
+        _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n#include "{PEER_HEADER}"\n')
         _replace(cpp / name, FIRST_MESSAGE, PATCHED.replace("{send}", send))
     threaded = cpp / "ThreadedSocketConnection.cpp"
-    _replace(threaded, INCLUDE, INCLUDE + f'#include "{HEADER}"\n')
+    _replace(threaded, INCLUDE, INCLUDE + f'#include "{HEADER}"\n#include "{PEER_HEADER}"\n')
     _replace(threaded, THREADED_NOT_FOUND, THREADED_REFUSAL)
     _replace(threaded, THREADED_BUSY, THREADED_BUSY_REFUSAL)
     _replace(threaded, THREADED_ALLOWS, THREADED_ADDRESS)
     _replace(threaded, THREADED_READ, THREADED_READ_CLOSED)
     _replace(threaded, THREADED_NO_SESSION, THREADED_NO_SESSION_STOP)
+    _replace(threaded, THREADED_LOOP, THREADED_LOOP_SCOPE)
     _replace(cpp / "Session.h", LOGOUT, LOGOUT_REASON_FIRST)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)

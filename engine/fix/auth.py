@@ -8,30 +8,32 @@ every Logon in fromAdmin; a refusal raises fix.RejectLogon(text), which QuickFIX
 with a Logout carrying the text, then disconnects. Each refusal is counted and logged; a
 password never appears in either.
 
-The remote address: ceguard's patch to QuickFIX (deploy/quickfix/patch_quickfix.py) logs
-"Logon connection from ADDRESS" to the session's log on the acceptor's thread just
-before the connection's first message goes to the session. The MaskingLogFactory hands
-that event to `on_log_event`, which keeps it by OS thread and session until fromAdmin
-takes it. No address known means refused.
+The remote address: ceguard's patch to QuickFIX (deploy/quickfix/patch_quickfix.py) keeps
+it in a thread-local variable while the connection's first message goes to its session,
+on the thread that runs fromAdmin, and exports `ceguard_peer_address()`, which
+check_logon calls through ctypes (no Python on QuickFIX's log path). No address known
+means refused.
 
 A Logon that reaches no session never gets to fromAdmin: QuickFIX (patched) answers it
-with a Logout and logs "Session not found" (or, threaded, "Session already logged on") to
-its GLOBAL log, which `on_log_event` counts and logs as `unknown_session`, or
-`already_logged_on` when the session is logged on from another connection.
+with a Logout and logs "Session not found" (or "Session already logged on") to its GLOBAL
+event log, whose lines EventLogTail (engine/fix/session_events.py) hands to `on_event`
+from serve's main loop: counted and logged as `unknown_session` or `already_logged_on`.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import hmac
 import ipaddress
-import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import quickfix as fix
 
 from engine.config import Credential, EngineConfig
 from engine.errors import ConfigError
+from engine.fix.session_events import NO_SESSION
 from engine.fix.settings import SessionSettings
 from engine.obs.metrics import Metrics
 
@@ -46,10 +48,8 @@ JOURNAL_UNWRITABLE = "journal_unwritable"  # refused by the live engine (engine/
 REFUSAL_REASONS = (UNKNOWN_SESSION, ALREADY_LOGGED_ON, ADDRESS_NOT_ALLOWED, ADDRESS_UNKNOWN,
                    MISSING_CREDENTIALS, BAD_CREDENTIALS, INTERNAL_ERROR, JOURNAL_UNWRITABLE)
 
-_ADDRESS_EVENT = "Logon connection from "  # logged by ceguard's patch, see above
 _NOT_FOUND = "Session not found for incoming message: "
-_BUSY = "Session already logged on for incoming message: "  # the threaded acceptor, patched
-_MAX_PENDING = 1024  # addresses of connections whose Logon never came: forget the oldest
+_BUSY = "Session already logged on for incoming message: "  # ceguard's patch
 _USERNAME, _PASSWORD, _LOGON = 553, 554, "A"
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -75,38 +75,52 @@ class Refused(Exception):
         self.text = text
 
 
+def peer_address_function() -> Callable[[], bytes]:
+    """`ceguard_peer_address` of ceguard's patched QuickFIX: inside fromAdmin, the address
+    of the connection the message came on (b"" when none is known)."""
+    try:
+        function = ctypes.CDLL(fix._quickfix.__file__).ceguard_peer_address
+    except AttributeError:
+        raise RuntimeError("the installed quickfix lacks ceguard's patch "
+                           "(deploy/quickfix/patch_quickfix.py): rebuild it as the Makefile "
+                           "does (make clean test)") from None
+    function.argtypes = []
+    function.restype = ctypes.c_char_p
+    return function
+
+
 class LogonGate:
     def __init__(self, policies: dict[str, SessionPolicy], metrics: Metrics, log) -> None:
         self.policies = policies
         self.metrics = metrics
         self.log = log
-        self._addresses: dict[tuple[int, str], str] = {}  # (OS thread, session) -> address
-        self._lock = threading.Lock()
+        self._peer_address = peer_address_function()
         for reason in REFUSAL_REASONS:
             metrics.logons_refused.labels(reason)
 
-    def on_log_event(self, session: str | None, text: str) -> None:
-        """A QuickFIX log event (already masked), from QuickFIX's threads."""
-        if session is not None and text.startswith(_ADDRESS_EVENT):
-            with self._lock:
-                if len(self._addresses) >= _MAX_PENDING:
-                    self._addresses.pop(next(iter(self._addresses)))
-                self._addresses[(threading.get_native_id(), session)] = text[len(_ADDRESS_EVENT):]
-        elif session is None and text.startswith((_NOT_FOUND, _BUSY)):
+    def on_event(self, session: str, text: str) -> None:
+        """An event line of QuickFIX's logs, from EventLogTail (serve's main loop): count a
+        Logon that reached no session (the patch answered it with a Logout)."""
+        try:
+            if session != NO_SESSION or not text.startswith((_NOT_FOUND, _BUSY)):
+                return
             busy = text.startswith(_BUSY)
             header = _header(text[len(_BUSY if busy else _NOT_FOUND):])
-            reason = ALREADY_LOGGED_ON if busy else _no_session_reason(header)
-            self._refused(reason, None, None, msg_type=header.get(35),
+            if header.get(35) != _LOGON:  # dropped without a Logout: not a refused Logon
+                return
+            self._refused(ALREADY_LOGGED_ON if busy else UNKNOWN_SESSION, None, None,
                           begin_string=header.get(8), sender_comp_id=header.get(49),
                           target_comp_id=header.get(56))
+        except Exception:
+            self.log.exception("callback_failed", callback="logon_gate_event")
 
     def check_logon(self, message: fix.Message, session: str) -> None:
         """Raise fix.RejectLogon(reason text) unless this Logon may proceed."""
         if message.getHeader().getField(35) != _LOGON:
             return
-        with self._lock:
-            address = self._addresses.pop((threading.get_native_id(), session), None)
+        address = None
         try:
+            address = self._peer_address().decode("ascii") or None
             self._judge(message, session, address)
             return
         except Refused as refused:
@@ -150,15 +164,6 @@ def _allowed(address: str, networks: tuple[Network, ...]) -> bool:
     except ValueError:  # QuickFIX says "UNKNOWN" when getpeername fails
         return False
     return any(ip in network for network in networks)
-
-
-def _no_session_reason(header: dict[int, str]) -> str:
-    """As QuickFIX (patched) words it: the session is taken, or there is none."""
-    if all(tag in header for tag in (8, 49, 56)):
-        sid = fix.SessionID(header[8], header[56], header[49])
-        if fix.Session.lookupSession(sid) is not None and fix.Session.isSessionRegistered(sid):
-            return ALREADY_LOGGED_ON
-    return UNKNOWN_SESSION
 
 
 def _same(given: str, expected: str) -> bool:

@@ -4,14 +4,16 @@ QuickFIX answers most bad messages itself, without calling the application: a se
 Reject (35=3, reason in SessionRejectReason 373), a BusinessMessageReject (35=j, 380) or
 a Logout (35=5, reason in Text 58). ceguard sees those as they go out (toAdmin/toApp).
 A garbled message (bad CheckSum or BodyLength, broken framing) or one for no configured
-session is dropped without any answer, as FIX says; the only trace is an event line
-in QuickFIX's FileLog, which EventLogTail reads from serve's main loop.
+session is dropped without any answer, as FIX says (but a Logon for no session gets a
+Logout from ceguard's patch to QuickFIX, counted by LogonGate.on_event); the only trace is
+an event line in QuickFIX's FileLog, which EventLogTail reads from serve's main loop.
 
 `outgoing` runs inside QuickFIX callbacks: it never raises (FIX_NOTES.md 1.2).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import quickfix as fix
@@ -46,6 +48,9 @@ DROP_REASONS = (("Invalid message: Expected CheckSum", "bad_checksum"),
                 ("Invalid message", "malformed"),
                 ("Session not found for incoming message", "unknown_session"))
 TIMEOUT_EVENT = "Timed out waiting for heartbeat"
+
+# Called with (session id, or NO_SESSION for the GLOBAL log; the event's text).
+EventHandler = Callable[[str, str], None]
 
 
 class SessionEvents:
@@ -109,15 +114,16 @@ def _field(message: fix.Message, tag: int) -> str:
 
 class EventLogTail:
     """Reads the lines QuickFIX's FileLog appends to its event logs (one per session, and
-    GLOBAL for connections no session claimed) and hands them to SessionEvents.
+    GLOBAL for connections no session claimed) and hands each to every handler
+    (SessionEvents.event, LogonGate.on_event), which must not raise.
 
     A tail, not a Python fix.Log: no Python on the path of every message, and no object
     lifetimes shared with QuickFIX's C++ (a director Log crashed the process at exit).
     Events written before start-up are not counted again.
     """
 
-    def __init__(self, files: dict[str, Path], events: SessionEvents) -> None:
-        self.events = events
+    def __init__(self, files: dict[str, Path], *handlers: EventHandler) -> None:
+        self.handlers = handlers
         self._files = files  # session (or NO_SESSION) -> its *.event.current.log
         self._offsets = {s: _size(path) for s, path in files.items()}
         self._partial = {s: b"" for s in files}
@@ -141,7 +147,8 @@ class EventLogTail:
             for line in lines:
                 _, sep, text = line.decode("latin-1").partition(" : ")
                 if sep:
-                    self.events.event(session, text)
+                    for handler in self.handlers:
+                        handler(session, text)
 
 
 def event_logs(settings: fix.SessionSettings, session_ids: list[fix.SessionID]) -> dict[str, Path]:

@@ -13,7 +13,6 @@ from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.auth import LogonGate, build_policies
-from engine.fix.secretlog import MaskingLogFactory
 from engine.fix.session_events import EventLogTail, event_logs
 from engine.fix.settings import load_session_settings
 from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
@@ -72,16 +71,11 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     bust_only = set(config.firms.values())
     gate = LogonGate(policies, metrics, log)
     app = CeguardApplication(engine, metrics, bust_only, log, gate=gate)
-    # FileLogs with passwords masked; their events tell the gate remote addresses.
-    log_factory = MaskingLogFactory(fix.FileLogFactory(fix_settings.settings), gate.on_log_event,
-                                    metrics.fix_log_dropped.inc)
+    # QuickFIX's own FileLog: ceguard's patch masks passwords in it (README, "Security").
+    log_factory = fix.FileLogFactory(fix_settings.settings)
     try:
         acceptor = acceptor_class(config.tls)(app, fix.FileStoreFactory(fix_settings.settings),
                                               fix_settings.settings, log_factory)
-        if log_factory.errors:
-            raise ConfigError(str(config.fix_settings), "FileLogPath",
-                              f"QuickFIX cannot open its logs: {'; '.join(log_factory.errors)}",
-                              "make FileLogPath a directory ceguard can write")
         # The sessions exist now; set them back to the journal before any logon.
         session_ids = list(acceptor.getSessions())
         drop_copies = DropCopySessions([s for s in session_ids
@@ -89,8 +83,15 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         app.sessions = drop_copies
         engine.attach(Notifier(session_ids, fix_settings.settings), drop_copies)
         engine.realign()
+        # Before start: the tail counts from the logs' current ends, so no event is missed.
+        dropped = EventLogTail(event_logs(fix_settings.settings, session_ids),
+                               app.session_events.event, gate.on_event)
         acceptor.start()
     except (fix.ConfigError, fix.RuntimeError) as exc:
+        if "Could not open" in str(exc):  # QuickFIX's FileLog or FileStore
+            raise ConfigError(str(config.fix_settings), "FileLogPath / FileStorePath",
+                              f"QuickFIX cannot open its files: {exc}",
+                              "make them directories ceguard can write") from exc
         key, fix_hint = "SocketAcceptPort / sessions", \
             "check the port is free and the session settings are valid"
         if config.tls is not None:
@@ -98,7 +99,6 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                 f"{fix_hint}, and that tls.certificate and tls.key are a matching PEM pair"
         raise ConfigError(str(config.fix_settings), key,
                           f"QuickFIX cannot start the acceptor: {exc}", fix_hint) from exc
-    dropped = EventLogTail(event_logs(fix_settings.settings, session_ids), app.session_events)
     checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
     checkpointer.start()
     if review is not None:
@@ -118,7 +118,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     try:
         while not stop.wait(TICK_SECONDS):
             engine.tick()
-            dropped.poll()  # garbled messages QuickFIX dropped: counted and logged
+            dropped.poll()  # messages QuickFIX dropped or refused: counted and logged
             ticks += 1
             if ticks % SEQNUM_EVERY_TICKS == 0:
                 _export_seqnums(session_ids, metrics)

@@ -85,9 +85,6 @@ class Metrics:
         self.logons_refused = Counter("ceguard_logons_refused",
                                       "Logons refused with a Logout, by reason",
                                       ["reason"], registry=r)
-        self.fix_log_dropped = Counter("ceguard_fix_log_lines_dropped",
-                                       "FIX log lines not written (the masking log failed)",
-                                       registry=r)
         # Bad input QuickFIX answers or drops by itself (engine/fix/session_events.py).
         self.session_rejects = Counter("ceguard_session_rejects",
                                        "Session-level Rejects (35=3) sent, by "
