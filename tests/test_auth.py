@@ -176,7 +176,7 @@ def test_no_password_lands_in_a_file_the_log_or_the_metrics(run):
     assert firm_log.count(f"\x01554={MASK}\x01".encode()) >= 4
     assert b"553=fir\xffma" in firm_log  # a byte that is not UTF-8 is kept as it came
     for name in ("GLOBAL.messages.current.log", "GLOBAL.event.current.log"):
-        assert f"49=INTRUDER\x0156=CEGUARD".encode() in by_name[name]
+        assert "49=INTRUDER\x0156=CEGUARD".encode() in by_name[name]
         assert f"\x01554={MASK}\x01925={MASK}\x01".encode() in by_name[name]
 
 

@@ -30,6 +30,9 @@ FileLog:
    polls, reads and finally closes the same descriptor number again, which by then may
    belong to another socket or file of the process (seen: the metrics server's
    connections, answered by QuickFIX's close; the journal's file could be next).
+   Its disconnect() closes the socket once: stock 1.16.0 closed it twice for a Logon
+   that fails validation (bad CheckSum: the session disconnects, then the connection's
+   InvalidMessage handler again), the second time perhaps another thread's new socket.
 5. Session::logout(reason) records the reason before it disables the session. Stock
    1.16.0 disables first, so the session's own thread could send the Logout before the
    reason was set: ceguard's Logout for a failed journal went out with no Text (seen).
@@ -342,6 +345,19 @@ THREADED_READ_CLOSED = """bool ThreadedSocketConnection::read() {
   }
 """
 
+THREADED_DISCONNECT = """void ThreadedSocketConnection::disconnect() {
+  m_disconnect = true;
+  socket_close(m_socket);
+}"""
+
+THREADED_DISCONNECT_ONCE = """void ThreadedSocketConnection::disconnect() {
+  if (m_disconnect) {  // ceguard: closed already; the number may be another socket's now
+    return;
+  }
+  m_disconnect = true;
+  socket_close(m_socket);
+}"""
+
 THREADED_NO_SESSION = """      if (!setSession(msg)) {
         disconnect();
         continue;
@@ -408,6 +424,7 @@ def patch(source: Path) -> None:
     _replace(threaded, THREADED_BUSY, THREADED_BUSY_REFUSAL)
     _replace(threaded, THREADED_ALLOWS, THREADED_ADDRESS)
     _replace(threaded, THREADED_READ, THREADED_READ_CLOSED)
+    _replace(threaded, THREADED_DISCONNECT, THREADED_DISCONNECT_ONCE)
     _replace(threaded, THREADED_NO_SESSION, THREADED_NO_SESSION_STOP)
     _replace(threaded, THREADED_LOOP, THREADED_LOOP_SCOPE)
     _replace(cpp / "Session.h", LOGOUT, LOGOUT_REASON_FIRST)
