@@ -15,6 +15,7 @@ import quickfix as fix
 
 from engine.fix.auth import JOURNAL_UNWRITABLE, LogonGate
 from engine.fix.session_events import SessionEvents
+from engine.fix.threadstate import ThreadStates
 from engine.live.engine import LiveEngine
 from engine.live.sessions import DropCopySessions
 from engine.obs.metrics import INTERNAL_ERROR, Metrics
@@ -36,6 +37,7 @@ class CeguardApplication(fix.Application):
         self.log = log
         self.sessions: DropCopySessions | None = None  # set once the acceptor exists
         self.session_events = SessionEvents(metrics, log)  # Rejects and Logouts sent
+        self.thread_states = ThreadStates()  # QuickFIX's threads that delivered fills
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         try:
@@ -104,6 +106,7 @@ class CeguardApplication(fix.Application):
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
         unsupported = False
         try:
+            self.thread_states.pin()
             raw = message.toString().encode("latin-1")  # the message is borrowed: copy now
             session = session_id.toString()
             if session in self.bust_only or _EXECUTION_REPORT not in raw:
