@@ -7,8 +7,8 @@ pending batch, then returns without waiting for the disk. The journal writer thr
 (engine/live/writer.py) takes the whole pending batch and commits it in one transaction
 (fills, decisions, busts as pending, each session's last MsgSeqNum, window closes,
 review cases), and only then sends that batch's busts, counts and logs. While one batch
-commits the next accumulates: one fill per transaction at low rates, up to MAX_BATCH
-under load, so an fsync is paid per batch, not per fill.
+commits the next accumulates, and a small batch lingers up to LINGER_SECONDS for more
+(writer.py): an fsync and a transaction are paid per batch, not per fill.
 
 A fill fromApp acknowledged but the journal never committed (a crash, a failed commit)
 is not lost: the journal records per session the MsgSeqNum of the last fill it holds,
