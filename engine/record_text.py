@@ -268,7 +268,8 @@ def _render_row(out, pos, row, buf, base, rules, rule_ends):
 def render_array(rows, wanted, buf, bases, rules, rule_ends, out, rendered):
     """A JSON array of the records of rows whose verdict is marked in `wanted` and that
     render exactly; rendered[i] says which. Row i's text fields are at bases[i] in buf.
-    Returns the length written; `out` must hold text_bound(rows, buf) bytes."""
+    Returns the length written; `out` must hold RecordText.bound(...) bytes (the kernel
+    does not check: it runs without bounds checks)."""
     pos = 0
     out[pos] = 91  # [
     pos += 1
@@ -287,10 +288,8 @@ def render_array(rows, wanted, buf, bases, rules, rule_ends, out, rendered):
     return pos + 1
 
 
-def text_bound(n_rows: int, n_bytes: int) -> int:
-    """Bytes render_array may write: fixed text per row, and 6 per byte of the fills
-    (an escaped byte becomes at most \\u00xx)."""
-    return 2 + n_rows * 640 + 6 * n_bytes
+# Per row at most: every fragment and name once, eight numbers of up to 40 characters.
+_ROW_TEXT = len(FRAGMENTS) + len(NAMES) + 8 * 40
 
 
 class RecordText:
@@ -298,6 +297,12 @@ class RecordText:
 
     def __init__(self, rule_codes: list[str]) -> None:
         self.rules, self.rule_ends = _table([json.dumps(code) for code in rule_codes])
+        self._row_text = _ROW_TEXT + int(np.diff(self.rule_ends, prepend=0).max(initial=0))
+
+    def bound(self, n_rows: int, n_bytes: int) -> int:
+        """Bytes render_array may write for n_rows rows over n_bytes of fills: fixed
+        text and the longest rule code per row, 6 per byte (escaped: \\u00xx)."""
+        return 2 + n_rows * self._row_text + 6 * n_bytes
 
     def render(self, rows: np.ndarray, wanted: np.ndarray, raws: list[bytes]
                ) -> tuple[str, np.ndarray]:
@@ -305,7 +310,7 @@ class RecordText:
         buf = np.frombuffer(b"".join(raws), np.uint8)
         lengths = np.fromiter(map(len, raws), np.int64, len(raws))
         bases = np.cumsum(lengths) - lengths
-        out = np.empty(text_bound(len(rows), len(buf)), np.uint8)
+        out = np.empty(self.bound(len(rows), len(buf)), np.uint8)
         rendered = np.empty(len(rows), np.bool_)
         end = render_array(rows, wanted, buf, bases, self.rules, self.rule_ends, out,
                            rendered)
