@@ -6,7 +6,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from engine.fix.busts import build_bust, executing_firms
+from engine.fix.busts import bust_message, bust_text, executing_firms
 from engine.sim.dropcopy import Fill, drop_copy_body, encode
 from tests.live import STOCK_SPECS, fields, validate, wire
 
@@ -28,7 +28,7 @@ def original(begin: str, body_begin: str) -> bytes:
 @pytest.mark.parametrize("begin, body_begin", [("FIX.4.2", "FIX.4.2"), ("FIX.4.4", "FIX.4.4"),
                                                ("FIXT.1.1", "FIX.4.4")])
 def test_bust_per_version_validates_and_references_the_busted_execution(begin, body_begin):
-    raw = wire(build_bust(begin, original(begin, body_begin), RECORD), begin)
+    raw = wire(bust_message(bust_text(begin, original(begin, body_begin), RECORD)), begin)
     validate(raw, begin, STOCK_SPECS)
     bust = fields(raw)
     assert (bust[17], bust[19], bust[37], bust[11], bust[55], bust[54]) == \

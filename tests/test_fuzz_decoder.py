@@ -39,7 +39,7 @@ from hypothesis import HealthCheck, given, note, settings, strategies as st
 
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.busts import build_bust
+from engine.fix.busts import bust_message, bust_text
 from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.obs.logging import get_logger
@@ -310,7 +310,7 @@ def test_live_path_outcome_is_the_one_the_message_calls_for(data):
         check_record(record)
         if record["verdict"] == "erroneous":  # its bust can be built on every version
             for begin in ("FIX.4.2", "FIX.4.4", "FIXT.1.1"):
-                assert build_bust(begin, data, record).toString()
+                assert bust_message(bust_text(begin, data, record)).toString()
     prediction = expected(data, live=True)
     note(f"input {data!r}, predicted {prediction!r}")
     if prediction is None:

@@ -67,44 +67,45 @@ def reason_text(record: dict) -> str:
     return text[:TEXT_LIMIT]
 
 
-def build_bust(begin_string: str, original: bytes, record: dict,
-               now: datetime | None = None) -> fix.Message:
-    """The bust of the execution in `original` for a session on `begin_string`."""
+def bust_text(begin_string: str, original: bytes, record: dict,
+              now: datetime | None = None) -> str:
+    """The bust of the execution in `original` for a session on `begin_string`, as FIX
+    text without BeginString, BodyLength and CheckSum: QuickFIX fills in the header
+    (BeginString, CompIDs, MsgSeqNum, SendingTime) and the trailer when it sends it."""
     fields = fields_of(original)
-    message = fix.Message()
-    header = message.getHeader()
-    header.setField(35, "8")
-    if begin_string == "FIXT.1.1":
-        header.setField(1128, APPL_VER_FIX50SP2)
-    for tag in _ECHOED:
-        if tag in fields:
-            message.setField(tag, fields[tag])
-    if 37 not in fields:  # required on every version; the drop copy should have it
-        message.setField(37, "NONE")
-    if 55 not in fields:
-        message.setField(55, record["symbol"])
-    if 54 not in fields:
-        message.setField(54, "1" if record["side"] == "buy" else "2")
-    if 31 not in fields:
-        message.setField(31, record["price"])
-    message.setField(17, bust_exec_id(record["exec_id"]))
-    message.setField(19, record["exec_id"])
+    body: dict[int, str] = {tag: fields[tag] for tag in _ECHOED if tag in fields}
+    body.setdefault(37, "NONE")  # required on every version; the drop copy should have it
+    body.setdefault(55, record["symbol"])
+    body.setdefault(54, "1" if record["side"] == "buy" else "2")
+    body.setdefault(31, record["price"])
+    body[17] = bust_exec_id(record["exec_id"])
+    body[19] = record["exec_id"]
     cum, leaves, avg = _quantities_after(fields)
     status = ORDER_STATUS_NEW if cum == 0 else ORDER_STATUS_PARTIAL
-    message.setField(14, _plain(cum))
-    message.setField(151, _plain(leaves))
-    message.setField(6, _plain(avg) if cum else "0")
-    message.setField(39, status)
+    body[14] = _plain(cum)
+    body[151] = _plain(leaves)
+    body[6] = _plain(avg) if cum else "0"
+    body[39] = status
     if begin_string == "FIX.4.2":
-        message.setField(20, "1")
-        message.setField(150, status)
+        body[20] = "1"
+        body[150] = status
     else:
-        message.setField(150, "H")
-        message.setField(378, EXEC_RESTATEMENT_OTHER)
+        body[150] = "H"
+        body[378] = EXEC_RESTATEMENT_OTHER
     moment = now or datetime.now(timezone.utc)
-    message.setField(60, moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}")
-    message.setField(58, reason_text(record))
-    return message
+    body[60] = moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
+    body[58] = reason_text(record)
+    header = "35=8\x01" + (f"1128={APPL_VER_FIX50SP2}\x01" if begin_string == "FIXT.1.1"
+                           else "")
+    # Values come from SOH-separated fields or from them (the record's): no SOH inside.
+    return header + "".join(f"{tag}={value}\x01" for tag, value in body.items())
+
+
+def bust_message(text: str) -> fix.Message:
+    """A bust_text as a QuickFIX message, parsed by QuickFIX in one call: each call into
+    quickfix's wrapper gives up the GIL and takes it back, and under load a message set
+    field by field (twenty calls) waited for QuickFIX's thread at each one."""
+    return fix.Message(text, False)  # False: no BeginString, BodyLength, CheckSum yet
 
 
 def _quantities_after(fields: dict[int, str]) -> tuple[Decimal, Decimal, Decimal]:

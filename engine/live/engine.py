@@ -40,7 +40,7 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.busts import build_bust, bust_exec_id, executing_firms
+from engine.fix.busts import bust_exec_id, bust_message, bust_text, executing_firms
 from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
@@ -483,8 +483,7 @@ class LiveEngine:
                rendered: np.ndarray) -> None:
         """Busts, metrics and logs of a batch that is now durable; `rendered` are the
         kernel rows of the decisions journaled without a record (_decide)."""
-        for bust, raw, record, received in busts:  # first: they are what is waited for
-            self._send(bust, raw, record, received)
+        self._send_all(busts)  # first: they are what is waited for
         metrics = self.metrics
         finished = time.perf_counter()
         observe_many(metrics.check_latency, finished - np.array(batch.received))
@@ -551,13 +550,13 @@ class LiveEngine:
         except BaseException:
             self.journal.rollback()
             raise
-        for bust, raw, record, received in busts:
-            self._send(bust, raw, record, received)
+        self._send_all(busts)
         self._wake_writer()  # to record their statuses
         return len(busts)
 
     def _resend_unsent(self) -> tuple[int, int]:
-        resent = recovered = 0
+        recovered = 0
+        resend = []
         stored: dict[str, set[str]] = {}
         for bust in self.journal.unsent_busts():
             record = self.journal.decision(bust.fill_seq)
@@ -570,21 +569,34 @@ class LiveEngine:
                 recovered += 1
             else:
                 session, raw = self.journal.fill(bust.fill_seq)
-                self._send(bust, raw, record, None)
-                resent += 1
-        return resent, recovered
+                resend.append((bust, raw, record, None))
+        self._send_all(resend)
+        return len(resend), recovered
 
-    def _send(self, bust: BustRow, raw: bytes, record: dict, received: float | None) -> None:
+    def _send_all(self, busts: list[tuple[BustRow, bytes, dict, float | None]]) -> None:
+        """Hand (bust, busted fill's raw, its record, perf_counter at its arrival or None)
+        to QuickFIX, then record them: every bust goes out before any is logged, and a
+        fill's bust text is built once per FIX version, not once per recipient."""
+        texts: dict[tuple[str, str], str] = {}
+        results = [self._send(bust, raw, record, received, texts)
+                   for bust, raw, record, received in busts]
+        for (bust, _, record, _), (result, detail) in zip(busts, results):
+            self._record(bust, record, result, detail)
+
+    def _send(self, bust: BustRow, raw: bytes, record: dict, received: float | None,
+              texts: dict[tuple[str, str], str]) -> tuple[str, str | None]:
         if bust.status == FAILED:
-            result, detail = FAILED, bust.detail
-        elif self.notifier is None or not self.notifier.known(bust.session):
-            result, detail = FAILED, f"no QuickFIX session {bust.session}"
-        else:
-            message = build_bust(self.notifier.begin_string(bust.session), raw, record)
-            result, detail = self.notifier.send(bust.session, message)
-            if received is not None:  # None: a resent or reviewed bust, not live latency
-                self.metrics.bust_latency.observe(time.perf_counter() - received)
-        self._record(bust, record, result, detail)
+            return FAILED, bust.detail
+        if self.notifier is None or not self.notifier.known(bust.session):
+            return FAILED, f"no QuickFIX session {bust.session}"
+        begin_string = self.notifier.begin_string(bust.session)
+        key = (bust.bust_exec_id, begin_string)
+        if key not in texts:
+            texts[key] = bust_text(begin_string, raw, record)
+        sent = self.notifier.send(bust.session, bust_message(texts[key]))
+        if received is not None:  # None: a resent or reviewed bust, not live latency
+            self.metrics.bust_latency.observe(time.perf_counter() - received)
+        return sent
 
     def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
         """The bust's status goes into the writer's next transaction (_statuses)."""

@@ -21,6 +21,8 @@ class Notifier:
     def __init__(self, session_ids: list[fix.SessionID], settings: fix.SessionSettings
                  ) -> None:
         self._sessions = {sid.toString(): sid for sid in session_ids}
+        self._begin_strings = {name: sid.getBeginString().getValue()
+                               for name, sid in self._sessions.items()}
         self._stores: dict[str, Path | None] = {
             name: store_prefix(settings, sid) for name, sid in self._sessions.items()}
 
@@ -32,7 +34,7 @@ class Notifier:
         return stored_exec_ids(self._stores.get(session))
 
     def begin_string(self, session: str) -> str:
-        return self._sessions[session].getBeginString().getValue()
+        return self._begin_strings[session]
 
     def send(self, session: str, message: fix.Message) -> tuple[str, str | None]:
         """(result, why it failed)."""
