@@ -9,6 +9,7 @@ import structlog
 
 from engine.core.surveillance import Surveillance
 from engine.journal.store import Journal
+from engine.live import engine as live_engine
 from engine.live.engine import LiveEngine
 from engine.obs.metrics import Metrics
 from engine.rules.rulebook import load_rulebook
@@ -93,5 +94,33 @@ def test_close_commits_the_pending_batch(tmp_path):
         assert journal.last_msg_seq_nums() == {SESSION: 5}
         assert [journal.decision(seq)["exec_id"] for seq in range(1, 5)] == [
             "A-CLOSE-1", "P-CLOSE-1", "A-CLOSE-2", "P-CLOSE-2"]
+    finally:
+        journal.close()
+
+
+def test_a_batch_holding_an_erroneous_decision_does_not_linger(tmp_path, monkeypatch):
+    """In-process, without the writer thread: how long the writer would still wait."""
+    monkeypatch.setattr(live_engine, "LINGER_SECONDS", 60.0)  # no race with the clock
+    rulebook = load_rulebook(None)
+    engine = LiveEngine(lambda: Surveillance(rulebook, []),
+                        lambda: Journal(tmp_path / "journal.sqlite"), Metrics(), {}, 0,
+                        structlog.get_logger())
+    standing = sides("LINGER-1", "LGR", "10.00", order="LINGER-O1")
+    erroneous = sides("LINGER-2", "LGR", "12.00", order="LINGER-O2")  # 20% off, band 10%
+    try:
+        for seq, fill in enumerate(standing + erroneous, 2):
+            when = fix_time(fill.moment)
+            header = [(35, "8"), (34, str(seq)), (49, "MATCHING1"), (52, when), (56, "CEGUARD")]
+            raw = encode("FIX.4.4", header + drop_copy_body(fill, "FIX.4.4", when)).encode()
+            engine.on_fill(raw, SESSION, seq)
+            if seq == 3:  # the standing match: a small batch may wait for more fills
+                assert engine._linger() > 0
+        assert engine._linger() == 0  # the erroneous one: its bust is waited for
+    finally:
+        engine.close()
+    journal = Journal(tmp_path / "journal.sqlite")
+    try:
+        assert [journal.decision(seq)["verdict"] for seq in range(1, 5)] == [
+            "no_reference", "no_reference", "erroneous", "erroneous"]
     finally:
         journal.close()

@@ -8,7 +8,8 @@ pending batch, then returns without waiting for the disk. The journal writer thr
 (fills, decisions, busts as pending, each session's last MsgSeqNum, window closes,
 review cases), and only then sends that batch's busts, counts and logs. While one batch
 commits the next accumulates, and a small batch lingers up to LINGER_SECONDS for more
-(writer.py): an fsync and a transaction are paid per batch, not per fill.
+(writer.py): an fsync and a transaction are paid per batch, not per fill. A batch that
+holds an erroneous decision does not linger: its bust is what someone waits for.
 
 A fill fromApp acknowledged but the journal never committed (a crash, a failed commit)
 is not lost: the journal records per session the MsgSeqNum of the last fill it holds,
@@ -244,9 +245,14 @@ class LiveEngine:
         """Decision rows with the fill each belongs to (it may be an earlier one's)."""
         if not len(rows):
             return
-        self._batch.row_blocks.append(rows.copy())
+        batch = self._batch
+        batch.row_blocks.append(rows.copy())
         held = self._held
-        self._batch.row_fills.extend([held[chunk] for chunk in rows[:, p.O_CHUNK].tolist()])
+        chunks_verdicts = rows[:, p.O_CHUNK:p.O_VERDICT + 1].tolist()
+        batch.row_fills.extend([held[chunk] for chunk, _ in chunks_verdicts])
+        if not batch.urgent and any(verdict == _ERRONEOUS for _, verdict in chunks_verdicts):
+            batch.urgent = True
+            self._writer.wake()  # it may be lingering over this batch
 
     def _settle(self) -> None:
         if self._pending() == 0:  # the usual case: no candidate waits in a window
@@ -280,7 +286,8 @@ class LiveEngine:
     def _linger(self) -> float:
         """Seconds the writer should still let a small batch fill up (under _intake)."""
         batch = self._batch
-        if not batch.fills or len(batch.fills) >= FULL_ENOUGH or self.halted is not None:
+        if not batch.fills or batch.urgent or len(batch.fills) >= FULL_ENOUGH \
+                or self.halted is not None:
             return 0.0
         return batch.opened + LINGER_SECONDS - time.monotonic()
 

@@ -23,7 +23,7 @@ MAX_BATCH = 1000
 # Without it a fast journal (synchronous=normal) committed batches of a few fills: each
 # transaction's fixed cost (statements, WAL frames, wake-ups, GIL hand-overs between the
 # writer and QuickFIX's thread) then halved the throughput. It adds at most this much to
-# a bust's latency.
+# a batch's latency; a batch holding an erroneous decision (a bust to send) does not wait.
 LINGER_SECONDS = 0.0005
 # Fills that make a batch worth committing at once, lingering or not.
 FULL_ENOUGH = 200
@@ -42,6 +42,7 @@ class Batch:
     row_blocks: list[np.ndarray] = field(default_factory=list)
     row_fills: list[tuple[bytes, str, float]] = field(default_factory=list)
     closes: list[int] = field(default_factory=list)  # settle window closed after these fills
+    urgent: bool = False  # holds an erroneous decision: committed without lingering
     pending: int = 0  # candidates the core held when the batch was taken
 
     def __bool__(self) -> bool:
