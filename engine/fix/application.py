@@ -15,6 +15,7 @@ import quickfix as fix
 
 from engine.fix.auth import JOURNAL_UNWRITABLE, LogonGate
 from engine.fix.session_events import SessionEvents
+from engine.fix.session_names import SessionNames
 from engine.fix.threadstate import ThreadStates
 from engine.live.engine import LiveEngine
 from engine.live.sessions import DropCopySessions
@@ -38,6 +39,7 @@ class CeguardApplication(fix.Application):
         self.sessions: DropCopySessions | None = None  # set once the acceptor exists
         self.session_events = SessionEvents(metrics, log)  # Rejects and Logouts sent
         self.thread_states = ThreadStates()  # QuickFIX's threads that delivered fills
+        self.session_names = SessionNames()  # learned once the acceptor is built
 
     def onCreate(self, session_id: fix.SessionID) -> None:
         try:
@@ -108,7 +110,7 @@ class CeguardApplication(fix.Application):
         try:
             self.thread_states.pin()
             raw = message.toString().encode("latin-1")  # the message is borrowed: copy now
-            session = session_id.toString()
+            session = self.session_names.get(session_id) or session_id.toString()
             if session in self.bust_only or _EXECUTION_REPORT not in raw:
                 unsupported = True
                 self.log.warning("unsupported_message", session=session,

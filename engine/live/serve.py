@@ -78,6 +78,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                                               fix_settings.settings, log_factory)
         # The sessions exist now; set them back to the journal before any logon.
         session_ids = list(acceptor.getSessions())
+        app.session_names.learn(session_ids)
         drop_copies = DropCopySessions([s for s in session_ids
                                         if s.toString() not in bust_only])
         app.sessions = drop_copies
