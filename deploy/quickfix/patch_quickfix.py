@@ -44,6 +44,12 @@ FileLog:
    (`ceguard replay` reads them); a masked line keeps its old BodyLength and CheckSum. A
    line without either field is written in one piece, as before. ceguard's logs are
    QuickFIX's FileLogs; the FileStore keeps outgoing messages only, which never carry 554.
+7. The Python wrapper keeps the GIL over three calls that neither block nor call back
+   into Python: Message::toString(), SessionID::toString() and the Message(string,
+   validate) constructor. The stock wrapper gives the GIL up and takes it back around
+   every call; when another thread wants it meanwhile (the journal writer, under load),
+   the caller waits for it once more. fromApp takes each fill's text with toString();
+   busts are built with the constructor.
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -398,6 +404,16 @@ FILE_LOG_MASKED = """  // ceguard: the same lines, with Password (554) and NewPa
   void onEvent(const std::string &value) { writeMaskedLine(m_event, value); }"""
 
 
+# Item 7: the wrapper's calls that keep the GIL, as the generated code makes them.
+GIL_KEPT = ("result = ((FIX::Message const *)arg1)->toString();",
+            "result = ((FIX::SessionID const *)arg1)->toString();",
+            "result = (FIX::Message *)new FIX::Message((std::string const &)*arg1,arg2);")
+GIL_RELEASED = """        SWIG_PYTHON_THREAD_BEGIN_ALLOW;
+            {call}
+            SWIG_PYTHON_THREAD_END_ALLOW;"""
+GIL_HELD = """            {call}  // ceguard: the GIL is kept (no blocking, no callback)"""
+
+
 def _replace(path: Path, old: str, new: str) -> None:
     text = path.read_text()
     if text.count(old) != 1:
@@ -430,6 +446,9 @@ def patch(source: Path) -> None:
     _replace(cpp / "Session.h", LOGOUT, LOGOUT_REASON_FIRST)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)
+    for call in GIL_KEPT:
+        _replace(cpp / "QuickfixPython.cpp", GIL_RELEASED.format(call=call),
+                 GIL_HELD.format(call=call))
 
 
 if __name__ == "__main__":
