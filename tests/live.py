@@ -103,7 +103,12 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
     def stop(self) -> None:
         if self.process and self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
-            self.process.wait(timeout=30)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()  # its log ends with its threads' stacks (serve.py)
+                raise AssertionError("ceguard serve did not stop within 30 s of SIGTERM; "
+                                     f"its log ends:\n{self.log_path.read_text()[-20000:]}")
 
     def kill(self) -> None:
         """SIGKILL: no logout, no journal close, nothing flushed that was not already."""

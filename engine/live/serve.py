@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import faulthandler
 import signal
 import threading
 
@@ -28,6 +29,7 @@ from engine.rules.rulebook import load_rulebook
 
 TICK_SECONDS = 0.05
 SEQNUM_EVERY_TICKS = 20
+STOP_DUMP_SECONDS = 20  # QuickFIX's own stop waits up to 10 s for logouts
 
 
 def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
@@ -124,11 +126,14 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
             if ticks % SEQNUM_EVERY_TICKS == 0:
                 _export_seqnums(session_ids, metrics)
     finally:
+        # A stop that hangs says where: every thread's Python stack goes to stderr.
+        faulthandler.dump_traceback_later(STOP_DUMP_SECONDS)
         if review is not None:
             review.stop()
         acceptor.stop()
         engine.close()  # commits the pending batch first
         checkpointer.stop()
+        faulthandler.cancel_dump_traceback_later()
         log.info("stopped")
     return 0
 
