@@ -621,8 +621,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--fills", type=int, default=200_000,
                         help="fills per throughput run (bare acceptor, ceguard normal)")
-    parser.add_argument("--full-fills", type=int, default=30_000,
-                        help="fills of the synchronous=full throughput run (it is slower)")
+    parser.add_argument("--full-fills", type=int, default=200_000,
+                        help="fills of the synchronous=full throughput run")
     parser.add_argument("--memory-fills", type=int, default=1_000_000)
     parser.add_argument("--symbols", type=int, default=10_000)
     parser.add_argument("--latency-rate", type=float, default=5000)
