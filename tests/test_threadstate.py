@@ -8,29 +8,19 @@ callback gets a new state (the count starts again at 1); with it, the state live
 from __future__ import annotations
 
 import threading
-import time
-
-import quickfix as fix
 
 from engine.fix.threadstate import ThreadStates
-from tests.live import free_port
+from tests.quickfix_pair import Quiet, deliver
 
 MESSAGES = 5
 
 
-class Counting(fix.Application):
+class Counting(Quiet):
     def __init__(self, pin: bool) -> None:
         super().__init__()
         self.states = ThreadStates() if pin else None
         self.local = threading.local()
         self.counts: list[int] = []
-
-    def onCreate(self, session_id): pass
-    def onLogon(self, session_id): pass
-    def onLogout(self, session_id): pass
-    def toAdmin(self, message, session_id): pass
-    def fromAdmin(self, message, session_id): pass
-    def toApp(self, message, session_id): pass
 
     def fromApp(self, message, session_id):
         if self.states is not None:
@@ -39,59 +29,9 @@ class Counting(fix.Application):
         self.counts.append(self.local.count)
 
 
-class LoggedOn(Counting):
-    def __init__(self) -> None:
-        super().__init__(pin=False)
-        self.up = threading.Event()
-
-    def onLogon(self, session_id):
-        self.up.set()
-
-
-def settings(path, role: str, port: int) -> fix.SessionSettings:
-    ours, theirs = ("ACC", "INI") if role == "acceptor" else ("INI", "ACC")
-    path.write_text(f"""[DEFAULT]
-ConnectionType={role}
-FileStorePath={path.parent / (role + "-store")}
-StartTime=00:00:00
-EndTime=00:00:00
-HeartBtInt=30
-UseDataDictionary=N
-ReconnectInterval=1
-SocketAcceptPort={port}
-SocketConnectHost=127.0.0.1
-SocketConnectPort={port}
-[SESSION]
-BeginString=FIX.4.4
-SenderCompID={ours}
-TargetCompID={theirs}
-""")
-    return fix.SessionSettings(str(path))
-
-
-def counts_seen(tmp_path, pin: bool) -> list[int]:
-    port = free_port()
-    acceptor_settings = settings(tmp_path / "acceptor.cfg", "acceptor", port)
-    initiator_settings = settings(tmp_path / "initiator.cfg", "initiator", port)
+def counts_seen(directory, pin: bool) -> list[int]:
     app = Counting(pin)
-    peer = LoggedOn()
-    acceptor = fix.ThreadedSocketAcceptor(app, fix.MemoryStoreFactory(), acceptor_settings)
-    initiator = fix.SocketInitiator(peer, fix.MemoryStoreFactory(), initiator_settings)
-    acceptor.start()
-    initiator.start()
-    try:
-        assert peer.up.wait(20), "no logon"
-        for n in range(MESSAGES):
-            news = fix.Message()
-            news.getHeader().setField(fix.MsgType("B"))
-            news.setField(fix.Headline(f"news {n}"))
-            assert fix.Session.sendToTarget(news, fix.SessionID("FIX.4.4", "INI", "ACC"))
-        deadline = time.monotonic() + 20
-        while len(app.counts) < MESSAGES and time.monotonic() < deadline:
-            time.sleep(0.02)
-    finally:
-        initiator.stop()
-        acceptor.stop()
+    deliver(directory, app, MESSAGES, lambda: len(app.counts))
     return app.counts
 
 
