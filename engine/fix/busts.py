@@ -97,7 +97,7 @@ def bust_text(begin_string: str, original: bytes, record: dict,
     body[58] = reason_text(record)
     header = "35=8\x01" + (f"1128={APPL_VER_FIX50SP2}\x01" if begin_string == "FIXT.1.1"
                            else "")
-    # Values come from SOH-separated fields or from them (the record's): no SOH inside.
+    # Every value comes from the busted message's fields (the record's too): no SOH.
     return header + "".join(f"{tag}={value}\x01" for tag, value in body.items())
 
 

@@ -600,10 +600,10 @@ class LiveEngine:
         key = (bust.bust_exec_id, begin_string)
         if key not in texts:
             texts[key] = bust_text(begin_string, raw, record)
-        sent = self.notifier.send(bust.session, bust_message(texts[key]))
+        outcome = self.notifier.send(bust.session, bust_message(texts[key]))
         if received is not None:  # None: a resent or reviewed bust, not live latency
             self.metrics.bust_latency.observe(time.perf_counter() - received)
-        return sent
+        return outcome
 
     def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
         """The bust's status goes into the writer's next transaction (_statuses)."""
