@@ -6,6 +6,7 @@ Set CEGUARD_SCREENSHOT=docs/console-case.png to write the README's screenshot.""
 from __future__ import annotations
 
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 
 import pytest
@@ -46,9 +47,14 @@ def browser(tmp_path_factory):
 
 def test_an_analyst_busts_a_case_from_the_console(desk, browser, tmp_path):
     server, engine, firm_peers = desk
+    # Today after the close (17:00 or 18:00 in New York): the outside-hours band, whatever
+    # the time the test runs.
+    moment = datetime.now(timezone.utc).replace(hour=22, minute=0, second=0, microsecond=0)
     for i, price in enumerate(["60.10", "59.90", "60.30", "60.20", "60.25", "60.15"]):
-        send(engine, "FIX.4.4", sides(f"WEB-N{i}", "FAT", price, order=f"WEB-N{i}"))
-    send(engine, "FIX.4.4", sides("WEB-1", "FAT", "67.00", order="WEB-O1", aggressor_side="1"))
+        send(engine, "FIX.4.4", sides(f"WEB-N{i}", "FAT", price, order=f"WEB-N{i}"),
+             when=moment)
+    send(engine, "FIX.4.4", sides("WEB-1", "FAT", "67.00", order="WEB-O1", aggressor_side="1"),
+         when=moment)
     case = wait_for(lambda: (x := server.case_of("P-WEB-1")) and len(x["exec_ids"]) == 2 and x,
                     what="the case")
     page = browser.new_page()
