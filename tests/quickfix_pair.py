@@ -1,5 +1,6 @@
 """A real threaded QuickFIX acceptor and initiator in this process, for tests of what
-QuickFIX's own threads see in their callbacks: the initiator sends News (35=B)."""
+QuickFIX's own threads see in their callbacks: the initiator sends News (35=B) or
+what the test asks for."""
 
 from __future__ import annotations
 
@@ -57,11 +58,19 @@ TargetCompID={theirs}
     return fix.SessionSettings(str(path))
 
 
+def news(n: int) -> fix.Message:
+    message = fix.Message()
+    message.getHeader().setField(fix.MsgType("B"))
+    message.setField(fix.Headline(f"news {n}"))
+    return message
+
+
 def deliver(directory: Path, app: fix.Application, count: int, delivered: Callable[[], int],
-            built: Callable[[fix.ThreadedSocketAcceptor], None] = lambda acceptor: None
-            ) -> None:
-    """Log on, send `count` News to `app` (the acceptor's), wait until `delivered()` says
-    all came (at most 20 s), stop both. `built` sees the acceptor before it starts."""
+            built: Callable[[fix.ThreadedSocketAcceptor], None] = lambda acceptor: None,
+            message: Callable[[int], fix.Message] = news) -> None:
+    """Log on, send `count` messages (`message(n)`, News by default) to `app` (the
+    acceptor's), wait until `delivered()` says all came (at most 20 s), stop both.
+    `built` sees the acceptor before it starts."""
     port = free_port()
     peer = LoggedOn()
     acceptor = fix.ThreadedSocketAcceptor(
@@ -74,10 +83,7 @@ def deliver(directory: Path, app: fix.Application, count: int, delivered: Callab
     try:
         assert peer.up.wait(20), "no logon"
         for n in range(count):
-            news = fix.Message()
-            news.getHeader().setField(fix.MsgType("B"))
-            news.setField(fix.Headline(f"news {n}"))
-            assert fix.Session.sendToTarget(news, fix.SessionID("FIX.4.4", "INI", "ACC"))
+            assert fix.Session.sendToTarget(message(n), fix.SessionID("FIX.4.4", "INI", "ACC"))
         deadline = time.monotonic() + 20
         while delivered() < count and time.monotonic() < deadline:
             time.sleep(0.02)

@@ -50,6 +50,15 @@ FileLog:
    every call; when another thread wants it meanwhile (the journal writer, under load),
    the caller waits for it once more. fromApp takes each fill's text with toString();
    busts are built with the constructor.
+8. Fills reach ceguard without Python (C++/CeguardIntake.cpp). The Python director's
+   fromApp first offers the message to ceguard's intake: an ExecutionReport (35=8) of a
+   session ceguard registered is copied, with its session, MsgSeqNum and arrival times,
+   into a bounded queue in C++, and fromApp returns without taking the GIL; everything
+   else, and every message while the intake is closed, goes to the Python fromApp as
+   before. ceguard's intake thread waits on the queue and takes it a batch at a time
+   through ctypes (`ceguard_intake_*`). While the queue holds its capacity, fromApp waits
+   (QuickFIX stops reading, the socket pushes back). Stock fromApp took the GIL for every
+   fill, and under load waited for the journal writer to give it up.
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -224,6 +233,210 @@ extern "C" __attribute__((visibility("default"))) const char *ceguard_peer_addre
   return FIX::peerAddress().c_str();
 }
 """
+
+INTAKE_HEADER = "CeguardIntake.h"
+INTAKE_HEADER_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#ifndef CEGUARD_INTAKE_H
+#define CEGUARD_INTAKE_H
+
+#include "Message.h"
+#include "SessionID.h"
+
+namespace FIX {
+// The Python director's fromApp asks first: true when the message, an ExecutionReport of
+// a session ceguard registered, went into ceguard's intake (no Python is run for it).
+bool ceguardIntake(const Message &message, const SessionID &sessionID);
+} // namespace FIX
+
+#endif
+"""
+
+INTAKE_SOURCE_TEXT = """\
+// Added by ceguard (deploy/quickfix/patch_quickfix.py).
+#include "CeguardIntake.h"
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <mutex>
+#include <string>
+#include <time.h>
+#include <vector>
+
+#define CEGUARD_EXPORT extern "C" __attribute__((visibility("default")))
+
+namespace FIX {
+namespace {
+// One fill waiting: ceguard's index of its session, its MsgSeqNum, when it arrived (wall
+// clock in microseconds since the epoch; CLOCK_MONOTONIC in nanoseconds, which is
+// Python's perf_counter), and where its text is in Intake::text.
+struct Fill {
+  int64_t session, msgSeqNum, wallMicros, monotonicNanos, offset, length;
+};
+constexpr int64_t FILL_COLUMNS = 6;
+
+struct Intake {
+  std::mutex mutex;
+  std::condition_variable filled;  // the taker waits on it for fills
+  std::condition_variable taken;   // fromApp waits on it while the intake is full
+  std::atomic<bool> open{false};   // read first without the mutex: closed costs one load
+  int64_t capacity = 0;            // fills waiting at most
+  std::vector<std::pair<const SessionID *, int64_t>> sessions;  // registered: index
+  std::vector<Fill> fills;
+  size_t first = 0;  // fills before it have been taken
+  std::string text;
+
+  int64_t waiting() const { return int64_t(fills.size() - first); }
+
+  bool find(const SessionID *id, int64_t &index) const {
+    for (const auto &session : sessions)
+      if (session.first == id) {
+        index = session.second;
+        return true;
+      }
+    return false;
+  }
+};
+
+Intake &intake() {
+  static Intake instance;
+  return instance;
+}
+
+int64_t nanoseconds(clockid_t clock) {
+  timespec now;
+  clock_gettime(clock, &now);
+  return int64_t(now.tv_sec) * 1000000000 + now.tv_nsec;
+}
+} // namespace
+
+bool ceguardIntake(const Message &message, const SessionID &sessionID) {
+  Intake &in = intake();
+  if (!in.open.load())
+    return false;
+  try {
+    const int64_t monotonicNanos = nanoseconds(CLOCK_MONOTONIC);
+    const int64_t wallMicros = nanoseconds(CLOCK_REALTIME) / 1000;
+    const FieldMap &header = message.getHeader();
+    if (!header.isSetField(FIELD::MsgType) || header.getField(FIELD::MsgType) != "8")
+      return false;
+    int64_t session;
+    {
+      std::lock_guard<std::mutex> lock(in.mutex);
+      if (!in.find(&sessionID, session))
+        return false;
+    }
+    const int64_t msgSeqNum = std::strtoll(header.getField(FIELD::MsgSeqNum).c_str(), nullptr, 10);
+    const std::string text = message.toString();
+    std::unique_lock<std::mutex> lock(in.mutex);
+    in.taken.wait(lock, [&in] { return in.waiting() < in.capacity || !in.open.load(); });
+    if (!in.open.load())
+      return false;  // closed meanwhile: Python's fromApp refuses it
+    if (in.waiting() == 0)
+      in.filled.notify_one();
+    in.fills.push_back({session, msgSeqNum, wallMicros, monotonicNanos, int64_t(in.text.size()),
+                        int64_t(text.size())});
+    in.text += text;
+    return true;
+  } catch (...) {
+    return false;  // Python's fromApp handles it, and says what is wrong
+  }
+}
+} // namespace FIX
+
+using FIX::intake;
+
+// For Python (ctypes). Sessions are registered while the intake is closed.
+CEGUARD_EXPORT void ceguard_intake_register(const void *session_id, int64_t index) {
+  std::lock_guard<std::mutex> lock(intake().mutex);
+  intake().sessions.emplace_back(static_cast<const FIX::SessionID *>(session_id), index);
+}
+
+// Fills are taken from now on, at most `capacity` waiting.
+CEGUARD_EXPORT void ceguard_intake_open(int64_t capacity) {
+  std::lock_guard<std::mutex> lock(intake().mutex);
+  intake().capacity = capacity;
+  intake().open.store(true);
+}
+
+// Every fill goes to Python's fromApp from now on; those waiting stay to be taken.
+CEGUARD_EXPORT void ceguard_intake_close(void) {
+  std::lock_guard<std::mutex> lock(intake().mutex);
+  intake().open.store(false);
+  intake().taken.notify_all();
+}
+
+// Closed, with no sessions and no fills.
+CEGUARD_EXPORT void ceguard_intake_reset(void) {
+  std::lock_guard<std::mutex> lock(intake().mutex);
+  FIX::Intake &in = intake();
+  in.open.store(false);
+  in.sessions.clear();
+  in.fills.clear();
+  in.first = 0;
+  in.text.clear();
+  in.taken.notify_all();
+}
+
+// The number of fills waiting, once there is one or after `timeout_us` (GIL released).
+CEGUARD_EXPORT int64_t ceguard_intake_wait(int64_t timeout_us) {
+  FIX::Intake &in = intake();
+  std::unique_lock<std::mutex> lock(in.mutex);
+  in.filled.wait_for(lock, std::chrono::microseconds(timeout_us), [&in] { return in.waiting() > 0; });
+  return in.waiting();
+}
+
+// Moves up to `max_fills` waiting fills, in arrival order, into the caller's arrays: their
+// texts one after the other into `text`, and FILL_COLUMNS numbers each into `columns`
+// (session, MsgSeqNum, wall micros, monotonic nanos, offset in `text`, length). Returns how
+// many, or minus the length of the first when it alone does not fit in `text_capacity`.
+CEGUARD_EXPORT int64_t ceguard_intake_take(char *text, int64_t text_capacity, int64_t *columns,
+                                           int64_t max_fills) {
+  FIX::Intake &in = intake();
+  std::lock_guard<std::mutex> lock(in.mutex);
+  int64_t n = 0, used = 0;
+  while (n < max_fills && n < in.waiting()) {
+    const FIX::Fill &fill = in.fills[in.first + n];
+    if (used + fill.length > text_capacity) {
+      if (n == 0)
+        return -fill.length;
+      break;
+    }
+    std::memcpy(text + used, in.text.data() + fill.offset, fill.length);
+    int64_t *row = columns + n * FIX::FILL_COLUMNS;
+    row[0] = fill.session;
+    row[1] = fill.msgSeqNum;
+    row[2] = fill.wallMicros;
+    row[3] = fill.monotonicNanos;
+    row[4] = used;
+    row[5] = fill.length;
+    used += fill.length;
+    ++n;
+  }
+  in.first += n;
+  if (in.waiting() == 0) {
+    in.fills.clear();
+    in.first = 0;
+    in.text.clear();
+  }
+  if (n > 0)
+    in.taken.notify_all();
+  return n;
+}
+"""
+
+DIRECTOR_FROM_APP = """\
+void SwigDirector_Application::fromApp(FIX::Message const &arg0,FIX::SessionID const &arg1) {
+  SWIG_PYTHON_THREAD_BEGIN_BLOCK;"""
+DIRECTOR_FROM_APP_INTAKE = """\
+void SwigDirector_Application::fromApp(FIX::Message const &arg0,FIX::SessionID const &arg1) {
+  if (FIX::ceguardIntake(arg0, arg1)) return;  // ceguard: a fill, taken without Python
+  SWIG_PYTHON_THREAD_BEGIN_BLOCK;"""
+WRAPPER_INCLUDE = '#include "QuickfixPython.h"\n'
 
 INCLUDE = '#include "Utility.h"\n'
 
@@ -449,6 +662,11 @@ def patch(source: Path) -> None:
     for call in GIL_KEPT:
         _replace(cpp / "QuickfixPython.cpp", GIL_RELEASED.format(call=call),
                  GIL_HELD.format(call=call))
+    (cpp / INTAKE_HEADER).write_text(INTAKE_HEADER_TEXT)
+    (cpp / "CeguardIntake.cpp").write_text(INTAKE_SOURCE_TEXT)
+    _replace(cpp / "QuickfixPython.cpp", WRAPPER_INCLUDE,
+             WRAPPER_INCLUDE + f'#include "{INTAKE_HEADER}"\n')
+    _replace(cpp / "QuickfixPython.cpp", DIRECTOR_FROM_APP, DIRECTOR_FROM_APP_INTAKE)
 
 
 if __name__ == "__main__":

@@ -106,6 +106,9 @@ class CeguardApplication(fix.Application):
         self.session_events.outgoing(message, session_id)  # BusinessMessageRejects
 
     def fromApp(self, message: fix.Message, session_id: fix.SessionID) -> None:
+        # While QuickFIX's queue of fills is open, the drop-copy sessions' fills do not
+        # come here (engine/fix/intake.py): this is every other message's path, and the
+        # fills' while the queue is closed (a journal failure: they are refused).
         unsupported = False
         try:
             self.thread_states.pin()

@@ -1,9 +1,13 @@
 """The live path of one fill: decode, judge, journal, bust (DESIGN.md "The path of one fill").
 
-A pipeline over two threads (group commit). QuickFIX's thread, in fromApp, does only
-what must be serial: under the intake lock it decodes and judges the fill (the core's
-state depends on the order of fills) and appends the fill and its decision rows to the
-pending batch, then returns without waiting for the disk. The journal writer thread
+A pipeline over three threads (group commit). QuickFIX's thread queues each fill in
+C++, without Python (quickfix patch item 8, engine/fix/intake.py), and fromApp returns.
+The intake thread (engine/live/intake.py) takes the queued fills and does only what must
+be serial: under the intake lock it decodes and judges each fill in arrival order (the
+core's state depends on the order of fills) and appends the fill and its decision rows
+to the pending batch, without waiting for the disk. (In-process callers, and fromApp
+while the queue is closed, call on_fill, which does the same for one fill.) The journal
+writer thread
 (engine/live/writer.py) takes the whole pending batch and commits it in one transaction
 (fills, decisions, busts as pending, each session's last MsgSeqNum, window closes,
 review cases), and only then sends that batch's busts, counts and logs. While one batch
@@ -23,8 +27,11 @@ lost), the drop-copy sessions are logged out and their logons refused, and the m
 loop probes the journal until a write goes through.
 
 Locks: `lock` is the journal's (and the notifier's): the writer, the main loop and the
-review desk take it; `_intake` guards the core and the pending batch, held by fromApp
-only briefly. Whoever takes both takes `lock` first.
+review desk take it; `_intake` guards the core and the pending batch, held by the intake
+thread and fromApp only briefly; `_taking` makes taking fills from the queue and judging
+them one step (a Logon's commit must find every fill queued before it judged). Whoever
+takes more than one takes `_taking` before `_intake`, and never `lock` while holding
+`_taking` (the intake thread may wait for the writer's room holding it).
 """
 
 from __future__ import annotations
@@ -42,7 +49,9 @@ from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix.busts import bust_exec_id, bust_message, bust_text, executing_firms
+from engine.fix.intake import FillQueue
 from engine.journal.store import BustRow, Journal
+from engine.live.intake import IntakeThread
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
 from engine.live.writer import (FULL_ENOUGH, LINGER_SECONDS, MAX_BATCH, Batch, UtcClock,
@@ -87,7 +96,11 @@ class LiveEngine:
         self.lock = threading.Lock()  # the journal's
         intake = threading.Lock()  # the core's and the pending batch's
         self._intake = threading.Condition(intake)  # the writer waits on it for work
-        self._room = threading.Condition(intake)  # fromApp waits on it while the batch is full
+        self._room = threading.Condition(intake)  # fills wait on it while the batch is full
+        self._taking = threading.Lock()  # see "Locks" above
+        self._queue: FillQueue | None = None  # QuickFIX's queue of fills, once attached
+        self._queue_sessions: list[str] = []  # the queue's session numbers: names
+        self._intake_thread: IntakeThread | None = None
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
@@ -126,15 +139,28 @@ class LiveEngine:
         self.metrics.pending.set(self._pending())
         return count
 
-    def attach(self, notifier: Notifier, sessions: DropCopySessions) -> None:
-        """The FIX side; starts the journal writer, which sends busts through it."""
+    def attach(self, notifier: Notifier, sessions: DropCopySessions,
+               queue: FillQueue | None = None) -> None:
+        """The FIX side; starts the journal writer, which sends busts through it, and
+        with QuickFIX's queue of fills (its drop-copy sessions registered in the order of
+        `sessions.names()`) the intake thread, and opens the queue."""
         self.notifier = notifier
         self.sessions = sessions
         self._writer.start()
+        if queue is not None:
+            self._queue = queue
+            self._queue_sessions = sessions.names()
+            self._intake_thread = IntakeThread(queue, self.take_queued, self.log)
+            self._intake_thread.start()
+            queue.open(MAX_BATCH)
 
     def close(self) -> None:
         """Commit the pending batch (and bust statuses), then close the journal. Call after
         the acceptor has stopped: no fromApp may add to the batch any more."""
+        if self._intake_thread is not None:
+            self._queue.close()
+            self._intake_thread.stop()
+            self.take_queued()
         self._writer.stop()
         with self.lock:
             self._write_pending()  # in case the writer never started
@@ -162,8 +188,9 @@ class LiveEngine:
         """At a drop-copy session's Logon: why it is refused, or None once it is realigned
         (so that QuickFIX asks for a resend of whatever the journal does not have).
 
-        The pending batch is committed first: fills of this session it holds must not be
-        asked for again."""
+        The fills queued and the pending batch are committed first: fills of this session
+        they hold must not be asked for again."""
+        self.take_queued()  # not under lock: see "Locks"
         with self.lock:
             if self.halted is None:
                 self._write_pending()
@@ -177,36 +204,67 @@ class LiveEngine:
             self._realign(session, last)
             return None
 
-    # The live path, on QuickFIX's thread: judge and append, no disk.
+    # The live path, on the intake thread (or QuickFIX's): judge and append, no disk.
+
+    def take_queued(self) -> int:
+        """Judge the fills QuickFIX queued into the pending batch, in arrival order; how
+        many were taken. The intake thread's work, and a Logon's (admit_logon)."""
+        if self._queue is None:
+            return 0
+        with self._taking:
+            taken = self._queue.take()
+            text = taken.text
+            names = self._queue_sessions
+            with self._intake:
+                for index, msg_seq_num, wall_us, monotonic_ns, offset, length in \
+                        taken.columns.tolist():
+                    session = names[index]
+                    try:
+                        self._add_fill(text[offset:offset + length], session, msg_seq_num,
+                                       monotonic_ns / 1e9, wall_us)
+                    except Exception:  # a bug: this fill is counted and logged, not the rest
+                        self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+                        self.log.exception("fill_failed", session=session,
+                                           msg_seq_num=msg_seq_num)
+        return len(taken)
 
     def on_fill(self, raw: bytes, session: str, msg_seq_num: int) -> None:
+        """One fill, from fromApp while QuickFIX's queue is closed or from in-process
+        callers; after any still queued, so that fills are judged in arrival order."""
         received = time.perf_counter()
         wall_us = time.time_ns() // 1000
+        self.take_queued()
         with self._intake:
-            while len(self._batch.fills) >= MAX_BATCH and self.halted is None:
-                self._room.wait()
-            if self.halted is not None:
-                self.metrics.child(self.metrics.refused, session).inc()
-                return
-            seq = self._next_seq
-            self._next_seq = seq + 1
-            duplicates = self.core.state.counters[p.C_DUPLICATES]
-            rows = self._judge(seq, raw)
-            self._held[seq] = (raw, session, received)
-            batch = self._batch
-            if not batch.fills:
-                batch.opened = time.monotonic()
-                self._writer.wake()
-            batch.fills.append((seq, wall_us, session, raw))
-            batch.received.append(received)
-            batch.last[session] = (msg_seq_num, seq)
-            if self.core.state.counters[p.C_DUPLICATES] != duplicates:
-                batch.duplicates.append((seq, session))
-            self._add_rows(rows)
-            if self.settle_seconds == 0 and self._window_open():
-                self._add_rows(self.core.flush())
-                batch.closes.append(seq)
-            self._settle()
+            self._add_fill(raw, session, msg_seq_num, received, wall_us)
+
+    def _add_fill(self, raw: bytes, session: str, msg_seq_num: int, received: float,
+                  wall_us: int) -> None:
+        """Under _intake: judge a fill (or refuse it, halted) and add it to the batch;
+        `received` is its arrival on perf_counter's clock."""
+        while len(self._batch.fills) >= MAX_BATCH and self.halted is None:
+            self._room.wait()
+        if self.halted is not None:
+            self.metrics.child(self.metrics.refused, session).inc()
+            return
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        duplicates = self.core.state.counters[p.C_DUPLICATES]
+        rows = self._judge(seq, raw)
+        self._held[seq] = (raw, session, received)
+        batch = self._batch
+        if not batch.fills:
+            batch.opened = time.monotonic()
+            self._writer.wake()
+        batch.fills.append((seq, wall_us, session, raw))
+        batch.received.append(received)
+        batch.last[session] = (msg_seq_num, seq)
+        if self.core.state.counters[p.C_DUPLICATES] != duplicates:
+            batch.duplicates.append((seq, session))
+        self._add_rows(rows)
+        if self.settle_seconds == 0 and self._window_open():
+            self._add_rows(self.core.flush())
+            batch.closes.append(seq)
+        self._settle()
 
     def tick(self) -> None:
         """Close the settle window once it has been open settle_seconds; probe a journal
@@ -409,6 +467,8 @@ class LiveEngine:
                                f"({type(exc).__name__}: {exc}); fills are refused until "
                                "it can")
             self._room.notify_all()
+        if self._queue is not None:
+            self._queue.close()  # fills go to fromApp, which refuses them; those queued too
         for session, n in Counter([fill[2] for fill in dropped]).items():
             self.metrics.child(self.metrics.refused, session).inc(n)
         if first:
@@ -445,6 +505,8 @@ class LiveEngine:
                 self._window_opened = None
                 rebuilt = self.rebuild()
                 self.halted = None
+            if self._queue is not None:
+                self._queue.open(MAX_BATCH)
             self.metrics.journal_writable.set(1)
             resent, recovered = self._resend_unsent()
             self._wake_writer()

@@ -14,12 +14,14 @@ from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.auth import LogonGate, build_policies
+from engine.fix.intake import FillQueue
 from engine.fix.session_events import EventLogTail, event_logs
 from engine.fix.settings import load_session_settings
 from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from engine.fix.tls import acceptor_class, tls_settings
 from engine.journal.store import Journal
 from engine.live.engine import JOURNAL_ERRORS, LiveEngine
+from engine.live.writer import MAX_BATCH
 from engine.live.notifier import Notifier
 from engine.live.sessions import DropCopySessions
 from engine.obs.logging import configure_logging, get_logger
@@ -81,10 +83,14 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         # The sessions exist now; set them back to the journal before any logon.
         session_ids = list(acceptor.getSessions())
         app.session_names.learn(session_ids)
-        drop_copies = DropCopySessions([s for s in session_ids
-                                        if s.toString() not in bust_only])
+        drop_copy_ids = [s for s in session_ids if s.toString() not in bust_only]
+        drop_copies = DropCopySessions(drop_copy_ids)
         app.sessions = drop_copies
-        engine.attach(Notifier(session_ids, fix_settings.settings), drop_copies)
+        # Fills of the drop-copy sessions reach the engine without Python on QuickFIX's
+        # threads (quickfix patch item 8); registered in the order of drop_copies.names().
+        queue = FillQueue(MAX_BATCH)
+        queue.register(drop_copy_ids)
+        engine.attach(Notifier(session_ids, fix_settings.settings), drop_copies, queue)
         engine.realign()
         # Before start: the tail counts from the logs' current ends, so no event is missed.
         dropped = EventLogTail(event_logs(fix_settings.settings, session_ids),
