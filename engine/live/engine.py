@@ -7,13 +7,13 @@ be serial: under the intake lock it decodes and judges each fill in arrival orde
 core's state depends on the order of fills) and appends the fill and its decision rows
 to the pending batch, without waiting for the disk. (In-process callers, and fromApp
 while the queue is closed, call on_fill, which does the same for one fill.) The journal
-writer thread
-(engine/live/writer.py) takes the whole pending batch and commits it in one transaction
-(fills, decisions, busts as pending, each session's last MsgSeqNum, window closes,
-review cases), and only then sends that batch's busts, counts and logs. While one batch
-commits the next accumulates, and a small batch lingers up to LINGER_SECONDS for more
-(writer.py): an fsync and a transaction are paid per batch, not per fill. A batch that
-holds an erroneous decision does not linger: its bust is what someone waits for.
+writer thread (engine/live/writer.py) takes the whole pending batch and commits it in
+one transaction (fills, decisions, busts as pending, each session's last MsgSeqNum,
+window closes, review cases), and only then sends that batch's busts, counts and logs.
+While one batch commits the next accumulates, and a small batch lingers up to
+LINGER_SECONDS for more (writer.py): an fsync and a transaction are paid per batch, not
+per fill. A batch that holds an erroneous decision does not linger: its bust is what
+someone waits for.
 
 A fill fromApp acknowledged but the journal never committed (a crash, a failed commit)
 is not lost: the journal records per session the MsgSeqNum of the last fill it holds,

@@ -1,6 +1,6 @@
 """The journal writer's side of the live path: the batch it commits, and its thread.
 
-fromApp (QuickFIX's thread) judges a fill and appends it to the pending Batch; the
+The intake thread (or fromApp) judges a fill and appends it to the pending Batch; the
 writer thread takes the whole batch and commits it in one transaction, then sends its
 busts (engine/live/engine.py). Whatever arrives while a commit runs forms the next
 batch: one fill at a time at low rates, many under load (group commit).
@@ -16,8 +16,9 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-# Fills per batch at most: fromApp waits (QuickFIX stops reading, the socket pushes back)
-# while this many wait for the disk, so memory and one transaction's size stay bounded.
+# Fills per batch at most: the intake thread waits while this many wait for the disk (and
+# then QuickFIX, once as many are queued: it stops reading, the socket pushes back), so
+# memory and one transaction's size stay bounded.
 MAX_BATCH = 1000
 # How long the first fill of a batch may wait for others before the batch is committed.
 # Without it a fast journal (synchronous=normal) committed batches of a few fills: each
