@@ -16,6 +16,8 @@ from dataclasses import dataclass
 import numpy as np
 import quickfix as fix
 
+from engine.fix.session_names import session_address
+
 # Columns of each fill taken (the C++ side's order).
 SESSION, MSG_SEQ_NUM, WALL_MICROS, MONOTONIC_NANOS, OFFSET, LENGTH = range(6)
 _COLUMNS = 6
@@ -63,13 +65,12 @@ class FillQueue:
     def register(self, sessions: list[fix.SessionID]) -> None:
         """Drop-copy sessions of a built acceptor, numbered by their place in the list.
 
-        QuickFIX hands fromApp the SessionID that is a member of its Session object; the
-        queue knows a session by that object's address (as engine/fix/session_names.py).
-        Call while the queue is closed."""
+        The queue knows a session by the address of the SessionID QuickFIX passes to
+        fromApp (engine/fix/session_names.py). Call while the queue is closed."""
         for index, sid in enumerate(sessions):
-            session = fix.Session.lookupSession(sid)
-            if session is not None:
-                self._register(int(session.getSessionID().this), index)
+            address = session_address(sid)
+            if address is not None:
+                self._register(address, index)
 
     def open(self, capacity: int) -> None:
         """Queue fills from now on, at most `capacity` waiting (fromApp then waits)."""

@@ -14,6 +14,13 @@ from __future__ import annotations
 import quickfix as fix
 
 
+def session_address(session_id: fix.SessionID) -> int | None:
+    """The address of the SessionID that QuickFIX passes to callbacks for this session
+    (its Session object's own); None when the acceptor has no such session."""
+    session = fix.Session.lookupSession(session_id)
+    return None if session is None else int(session.getSessionID().this)
+
+
 class SessionNames:
     def __init__(self) -> None:
         self._by_address: dict[int, str] = {}
@@ -21,9 +28,9 @@ class SessionNames:
     def learn(self, session_ids: list[fix.SessionID]) -> None:
         """The sessions of an acceptor that has been built."""
         for sid in session_ids:
-            session = fix.Session.lookupSession(sid)
-            if session is not None:
-                self._by_address[int(session.getSessionID().this)] = sid.toString()
+            address = session_address(sid)
+            if address is not None:
+                self._by_address[address] = sid.toString()
 
     def get(self, session_id: fix.SessionID) -> str | None:
         """The name of a SessionID QuickFIX passed to a callback; None if not learned."""
