@@ -4,6 +4,7 @@ session are queued without the Python fromApp, everything else reaches it."""
 
 from __future__ import annotations
 
+import threading
 import time
 
 import quickfix as fix
@@ -40,14 +41,15 @@ class Seen(Quiet):
 class Collector:
     """Takes from the queue whenever asked how many fills have come."""
 
-    def __init__(self, queue: FillQueue, app: Seen) -> None:
+    def __init__(self, queue: FillQueue, app: Seen, most: int) -> None:
         self.queue = queue
         self.app = app
+        self.most = most  # fills per take at most
         self.fills: list[tuple[bytes, list[int]]] = []  # (text, columns)
         self.takes: list[int] = []  # fills per take
 
     def count(self) -> int:
-        taken = self.queue.take()
+        taken = self.queue.take(self.most)
         if len(taken):
             self.takes.append(len(taken))
         for columns in taken.columns.tolist():
@@ -57,10 +59,10 @@ class Collector:
 
 
 def run(tmp_path, count: int, capacity: int, message, register: bool = True,
-        open_queue: bool = True) -> Collector:
+        open_queue: bool = True, most: int = 100) -> Collector:
     queue = FillQueue(max_take=100)
     app = Seen()
-    collector = Collector(queue, app)
+    collector = Collector(queue, app, most)
 
     def built(acceptor):
         if register:
@@ -108,3 +110,29 @@ def test_a_full_queue_holds_quickfix_back_and_loses_nothing(tmp_path):
     assert got.app.texts == []
     assert [c[MSG_SEQ_NUM] for _, c in got.fills] == list(range(2, 14))  # all, in order
     assert max(got.takes) <= 2  # never more than the capacity waited
+
+
+def test_a_take_stops_at_the_number_asked_for(tmp_path):
+    got = run(tmp_path, 5, capacity=100, message=execution_report, most=1)
+    assert got.takes == [1] * 5
+    assert [c[MSG_SEQ_NUM] for _, c in got.fills] == [2, 3, 4, 5, 6]
+
+
+def test_wake_ends_a_wait_for_fills_even_one_not_yet_begun():
+    queue = FillQueue(max_take=10)
+    queue.reset()
+    try:
+        queue.wake()  # before the wait: not lost
+        waiter = threading.Thread(target=queue.wait, args=(60.0,))
+        waiter.start()
+        waiter.join(10.0)
+        assert not waiter.is_alive()
+
+        waiter = threading.Thread(target=queue.wait, args=(60.0,))
+        waiter.start()
+        time.sleep(0.1)  # waiting by now, most likely; either way wake() must end it
+        queue.wake()
+        waiter.join(10.0)
+        assert not waiter.is_alive()
+    finally:
+        queue.reset()

@@ -55,8 +55,9 @@ FileLog:
    session ceguard registered is copied, with its session, MsgSeqNum and arrival times,
    into a bounded queue in C++, and fromApp returns without taking the GIL; everything
    else, and every message while the intake is closed, goes to the Python fromApp as
-   before. ceguard's intake thread waits on the queue and takes it a batch at a time
-   through ctypes (`ceguard_intake_*`). While the queue holds its capacity, fromApp waits
+   before. ceguard's journal writer waits on the queue and takes it a batch at a time
+   through ctypes (`ceguard_intake_*`); `ceguard_intake_wake` ends its wait when it has
+   other work. While the queue holds its capacity, fromApp waits
    (QuickFIX stops reading, the socket pushes back). Stock fromApp took the GIL for every
    fill, and under load waited for the journal writer to give it up.
 Every edit must find its anchor exactly once, so a different source fails loudly.
@@ -284,6 +285,7 @@ struct Intake {
   std::condition_variable filled;  // the taker waits on it for fills
   std::condition_variable taken;   // fromApp waits on it while the intake is full
   std::atomic<bool> open{false};   // read first without the mutex: closed costs one load
+  bool woken = false;              // ceguard_intake_wake: the taker has other work
   int64_t capacity = 0;            // fills waiting at most
   std::vector<std::pair<const SessionID *, int64_t>> sessions;  // registered: index
   std::vector<Fill> fills;
@@ -379,15 +381,26 @@ CEGUARD_EXPORT void ceguard_intake_reset(void) {
   in.fills.clear();
   in.first = 0;
   in.text.clear();
+  in.woken = false;
   in.taken.notify_all();
 }
 
-// The number of fills waiting, once there is one or after `timeout_us` (GIL released).
+// The number of fills waiting, once there is one, or ceguard_intake_wake was called, or
+// after `timeout_us` (GIL released).
 CEGUARD_EXPORT int64_t ceguard_intake_wait(int64_t timeout_us) {
   FIX::Intake &in = intake();
   std::unique_lock<std::mutex> lock(in.mutex);
-  in.filled.wait_for(lock, std::chrono::microseconds(timeout_us), [&in] { return in.waiting() > 0; });
+  in.filled.wait_for(lock, std::chrono::microseconds(timeout_us),
+                     [&in] { return in.waiting() > 0 || in.woken; });
+  in.woken = false;
   return in.waiting();
+}
+
+// Ends the taker's wait (now, or its next one): it has work besides fills.
+CEGUARD_EXPORT void ceguard_intake_wake(void) {
+  std::lock_guard<std::mutex> lock(intake().mutex);
+  intake().woken = true;
+  intake().filled.notify_all();
 }
 
 // Moves up to `max_fills` waiting fills, in arrival order, into the caller's arrays: their

@@ -5,7 +5,8 @@ an ExecutionReport of a registered drop-copy session is copied, with the session
 index, its MsgSeqNum and its arrival times, into a bounded queue in C++, and fromApp
 returns without taking the GIL (deploy/quickfix/patch_quickfix.py, item 8). While the
 queue is closed every message goes to the Python fromApp, as in stock QuickFIX. The
-engine's intake thread waits for fills here and takes them a batch at a time.
+engine's journal writer waits for fills here and takes them a batch at a time; other
+threads wake it here when they leave it work.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class FillQueue:
             self._close = library.ceguard_intake_close
             self._reset = library.ceguard_intake_reset
             self._wait = library.ceguard_intake_wait
+            self._wake = library.ceguard_intake_wake
             self._take = library.ceguard_intake_take
         except AttributeError:
             raise RuntimeError("the installed quickfix lacks ceguard's patch item 8 "
@@ -86,14 +88,21 @@ class FillQueue:
         self._reset()
 
     def wait(self, timeout_seconds: float) -> int:
-        """Fills queued, once there is one or after the timeout (the GIL is released)."""
+        """Fills queued, once there is one, or wake() was called (before or meanwhile), or
+        after the timeout (the GIL is released)."""
         return self._wait(int(timeout_seconds * 1e6))
 
-    def take(self) -> Taken:
-        """The fills queued (at most max_take), oldest first; none when none wait."""
+    def wake(self) -> None:
+        """Ends the current or the next wait()."""
+        self._wake()
+
+    def take(self, most: int) -> Taken:
+        """The fills queued, oldest first: at most `most` (and max_take); none when none
+        wait."""
+        most = min(most, len(self._columns))
         while True:
             n = self._take(self._text.ctypes.data, len(self._text), self._columns.ctypes.data,
-                           len(self._columns))
+                           most)
             if n >= 0:
                 break
             self._text = np.empty(max(-n, 2 * len(self._text)), np.uint8)  # a long fill

@@ -1,19 +1,17 @@
 """The live path of one fill: decode, judge, journal, bust (DESIGN.md "The path of one fill").
 
-A pipeline over three threads (group commit). QuickFIX's thread queues each fill in
+A pipeline over two threads (group commit). QuickFIX's thread queues each fill in
 C++, without Python (quickfix patch item 8, engine/fix/intake.py), and fromApp returns.
-The intake thread (engine/live/intake.py) takes the queued fills and does only what must
-be serial: under the intake lock it decodes and judges each fill in arrival order (the
-core's state depends on the order of fills) and appends the fill and its decision rows
-to the pending batch, without waiting for the disk. (In-process callers, and fromApp
-while the queue is closed, call on_fill, which does the same for one fill.) The journal
-writer thread (engine/live/writer.py) takes the whole pending batch and commits it in
-one transaction (fills, decisions, busts as pending, each session's last MsgSeqNum,
-window closes, review cases), and only then sends that batch's busts, counts and logs.
-While one batch commits the next accumulates, and a small batch lingers up to
-LINGER_SECONDS for more (writer.py): an fsync and a transaction are paid per batch, not
-per fill. A batch that holds an erroneous decision does not linger: its bust is what
-someone waits for.
+The journal writer thread (engine/live/writer.py) takes the queued fills and, under the
+intake lock, decodes and judges each in arrival order (the core's state depends on the
+order of fills) into the pending batch (take_queued). (In-process callers, and fromApp
+while the queue is closed, call on_fill, which does the same for one fill.) Then it
+commits the batch in one transaction (fills, decisions, busts as pending, each
+session's last MsgSeqNum, window closes, review cases, statuses of earlier busts), and
+only then sends that batch's busts, counts and logs. While one batch commits QuickFIX
+queues the next, and a small batch lingers up to LINGER_SECONDS for more (writer.py):
+an fsync and a transaction are paid per batch, not per fill. A batch that holds an
+erroneous decision does not linger: its bust is what someone waits for.
 
 A fill fromApp acknowledged but the journal never committed (a crash, a failed commit)
 is not lost: the journal records per session the MsgSeqNum of the last fill it holds,
@@ -26,12 +24,11 @@ the journal before fills are accepted again, so it never remembers a fill the jo
 lost), the drop-copy sessions are logged out and their logons refused, and the main
 loop probes the journal until a write goes through.
 
-Locks: `lock` is the journal's (and the notifier's): the writer, the main loop and the
-review desk take it; `_intake` guards the core and the pending batch, held by the intake
-thread and fromApp only briefly; `_taking` makes taking fills from the queue and judging
-them one step (a Logon's commit must find every fill queued before it judged). Whoever
-takes more than one takes `_taking` before `_intake`, and never `lock` while holding
-`_taking` (the intake thread may wait for the writer's room holding it).
+Locks: `lock` is the journal's (and the notifier's): the writer, the main loop, the
+checkpointer and the review desk take it; `_intake` guards the core, the pending batch
+and taking fills from the queue (taking and judging them is one step: a Logon's commit
+must find every fill queued before it judged), held by the writer and fromApp only while
+they judge. Whoever takes both takes `lock` first.
 """
 
 from __future__ import annotations
@@ -51,7 +48,6 @@ from engine.core.surveillance import Surveillance
 from engine.fix.busts import bust_exec_id, bust_message, bust_text, executing_firms
 from engine.fix.intake import FillQueue
 from engine.journal.store import BustRow, Journal
-from engine.live.intake import IntakeThread
 from engine.live.notifier import FAILED, SENT, Notifier
 from engine.live.sessions import DropCopySessions
 from engine.live.writer import (FULL_ENOUGH, LINGER_SECONDS, MAX_BATCH, Batch, UtcClock,
@@ -97,10 +93,8 @@ class LiveEngine:
         intake = threading.Lock()  # the core's and the pending batch's
         self._intake = threading.Condition(intake)  # the writer waits on it for work
         self._room = threading.Condition(intake)  # fills wait on it while the batch is full
-        self._taking = threading.Lock()  # see "Locks" above
         self._queue: FillQueue | None = None  # QuickFIX's queue of fills, once attached
         self._queue_sessions: list[str] = []  # the queue's session numbers: names
-        self._intake_thread: IntakeThread | None = None
         self.halted: str | None = None  # why fills are refused, while the journal is unusable
         self._next_probe = 0.0
         self._records = RecordMaker(self.core.rule_codes)
@@ -117,6 +111,7 @@ class LiveEngine:
         # the next transaction (under lock); a crash before that leaves the bust pending,
         # which the start-up reconciles with QuickFIX's store.
         self._statuses: list[tuple[str, str | None, str, str, str]] = []
+        self._statuses_since = 0.0  # monotonic time the first of them was recorded
         self._writer = WriterThread(self._intake, self._has_work, self._linger, self.flush,
                                     log)
 
@@ -141,26 +136,24 @@ class LiveEngine:
 
     def attach(self, notifier: Notifier, sessions: DropCopySessions,
                queue: FillQueue | None = None) -> None:
-        """The FIX side; starts the journal writer, which sends busts through it, and
-        with QuickFIX's queue of fills (its drop-copy sessions registered in the order of
-        `sessions.names()`) the intake thread, and opens the queue."""
+        """The FIX side; starts the journal writer, which sends busts through it and,
+        given QuickFIX's queue of fills (its drop-copy sessions registered in the order
+        of `sessions.names()`), takes the fills from it; opens the queue."""
         self.notifier = notifier
         self.sessions = sessions
-        self._writer.start()
         if queue is not None:
             self._queue = queue
             self._queue_sessions = sessions.names()
-            self._intake_thread = IntakeThread(queue, self.take_queued, self.log)
-            self._intake_thread.start()
+            self._writer.take_from(queue, self.take_queued)
+        self._writer.start()
+        if queue is not None:
             queue.open(MAX_BATCH)
 
     def close(self) -> None:
         """Commit the pending batch (and bust statuses), then close the journal. Call after
         the acceptor has stopped: no fromApp may add to the batch any more."""
-        if self._intake_thread is not None:
-            self._queue.close()
-            self._intake_thread.stop()
-            self.take_queued()
+        if self._queue is not None:
+            self._queue.close()  # the writer's last round takes what is still queued
         self._writer.stop()
         with self.lock:
             self._write_pending()  # in case the writer never started
@@ -190,9 +183,10 @@ class LiveEngine:
 
         The fills queued and the pending batch are committed first: fills of this session
         they hold must not be asked for again."""
-        self.take_queued()  # not under lock: see "Locks"
         with self.lock:
             if self.halted is None:
+                self._write_pending()  # an empty batch has room for all that is queued
+                self.take_queued()
                 self._write_pending()
             if self.halted is not None:
                 return self.halted
@@ -204,28 +198,28 @@ class LiveEngine:
             self._realign(session, last)
             return None
 
-    # The live path, on the intake thread (or QuickFIX's): judge and append, no disk.
+    # The live path, on the writer thread (or QuickFIX's): judge and append, no disk.
 
     def take_queued(self) -> int:
-        """Judge the fills QuickFIX queued into the pending batch, in arrival order; how
-        many were taken. The intake thread's work, and a Logon's (admit_logon)."""
+        """Judge the fills QuickFIX queued into the pending batch, in arrival order, as
+        many as the batch has room for; how many were taken. The writer's work, and a
+        Logon's (admit_logon)."""
         if self._queue is None:
             return 0
-        with self._taking:
-            taken = self._queue.take()
+        with self._intake:
+            taken = self._queue.take(MAX_BATCH - len(self._batch.fills))
             text = taken.text
             names = self._queue_sessions
-            with self._intake:
-                for index, msg_seq_num, wall_us, monotonic_ns, offset, length in \
-                        taken.columns.tolist():
-                    session = names[index]
-                    try:
-                        self._add_fill(text[offset:offset + length], session, msg_seq_num,
-                                       monotonic_ns / 1e9, wall_us)
-                    except Exception:  # a bug: this fill is counted and logged, not the rest
-                        self.metrics.rejects.labels(INTERNAL_ERROR).inc()
-                        self.log.exception("fill_failed", session=session,
-                                           msg_seq_num=msg_seq_num)
+            for index, msg_seq_num, wall_us, monotonic_ns, offset, length in \
+                    taken.columns.tolist():
+                session = names[index]
+                try:
+                    self._add_fill(text[offset:offset + length], session, msg_seq_num,
+                                   monotonic_ns / 1e9, wall_us)
+                except Exception:  # a bug: this fill is counted and logged, not the rest
+                    self.metrics.rejects.labels(INTERNAL_ERROR).inc()
+                    self.log.exception("fill_failed", session=session,
+                                       msg_seq_num=msg_seq_num)
         return len(taken)
 
     def on_fill(self, raw: bytes, session: str, msg_seq_num: int) -> None:
@@ -342,12 +336,21 @@ class LiveEngine:
         return self.halted is None and (bool(self._batch) or bool(self._statuses))
 
     def _linger(self) -> float:
-        """Seconds the writer should still let a small batch fill up (under _intake)."""
+        """Seconds the writer should still let a small batch fill up (under _intake).
+
+        Bust statuses alone wait too: nobody waits for them (a crash leaves the bust
+        pending, which the start-up reconciles), and they ride with the next fills
+        instead of costing a transaction of their own after every bust."""
         batch = self._batch
-        if not batch.fills or batch.urgent or len(batch.fills) >= FULL_ENOUGH \
-                or self.halted is not None:
+        if self.halted is not None or batch.urgent or len(batch.fills) >= FULL_ENOUGH:
             return 0.0
-        return batch.opened + LINGER_SECONDS - time.monotonic()
+        if batch.fills:
+            opened = batch.opened
+        elif batch:  # decisions of a window that closed: no fill will come to wait for
+            return 0.0
+        else:
+            opened = self._statuses_since
+        return opened + LINGER_SECONDS - time.monotonic()
 
     def _wake_writer(self) -> None:
         with self._intake:
@@ -669,6 +672,8 @@ class LiveEngine:
 
     def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
         """The bust's status goes into the writer's next transaction (_statuses)."""
+        if not self._statuses:
+            self._statuses_since = time.monotonic()
         self._statuses.append((result, detail, self._clock.now(), bust.bust_exec_id,
                                bust.session))
         self.metrics.busts.labels(bust.recipient, result).inc()

@@ -1,9 +1,11 @@
 """The journal writer's side of the live path: the batch it commits, and its thread.
 
-The intake thread (or fromApp) judges a fill and appends it to the pending Batch; the
-writer thread takes the whole batch and commits it in one transaction, then sends its
-busts (engine/live/engine.py). Whatever arrives while a commit runs forms the next
-batch: one fill at a time at low rates, many under load (group commit).
+The writer thread takes the fills QuickFIX queued (engine/fix/intake.py), judges them
+into the pending Batch, and commits the batch in one transaction, then sends its busts
+(engine/live/engine.py). Whatever QuickFIX queues while a commit runs forms the next
+batch: one fill at a time at low rates, many under load (group commit). One thread
+does both: Python runs one thread at a time anyway, and a fill handed from an intake
+thread to the writer waited for that thread to wake and for the GIL at every hand-over.
 """
 
 from __future__ import annotations
@@ -16,18 +18,24 @@ from datetime import datetime, timezone
 
 import numpy as np
 
-# Fills per batch at most: the intake thread waits while this many wait for the disk (and
-# then QuickFIX, once as many are queued: it stops reading, the socket pushes back), so
-# memory and one transaction's size stay bounded.
+from engine.fix.intake import FillQueue
+
+# Fills per batch at most, and queued in QuickFIX at most: while this many wait for the
+# disk, QuickFIX waits (it stops reading, the socket pushes back), so memory and one
+# transaction's size stay bounded.
 MAX_BATCH = 1000
-# How long the first fill of a batch may wait for others before the batch is committed.
-# Without it a fast journal (synchronous=normal) committed batches of a few fills: each
-# transaction's fixed cost (statements, WAL frames, wake-ups, GIL hand-overs between the
-# writer and QuickFIX's thread) then halved the throughput. It adds at most this much to
-# a batch's latency; a batch holding an erroneous decision (a bust to send) does not wait.
-LINGER_SECONDS = 0.0005
+# How long the first fill of a batch (or the first bust status) may wait for others
+# before the batch is committed. Each transaction has a fixed cost (statements, WAL
+# frames, ~0.3 ms of Python at 5,000 fills/s); committed a few fills at a time, it kept
+# the writer busy most of the time, and a bust found it busy. A fill that stands waits
+# for nobody: only the check-latency metric sees the linger. A batch holding an erroneous
+# decision (a bust to send) does not wait.
+LINGER_SECONDS = 0.002
 # Fills that make a batch worth committing at once, lingering or not.
 FULL_ENOUGH = 200
+# How long the writer waits when there is nothing to write: how soon it sees a stop it
+# was not woken for.
+IDLE_SECONDS = 0.05
 
 
 @dataclass
@@ -74,9 +82,12 @@ class UtcClock:
 
 
 class WriterThread:
-    """Runs `write` once `has_work` says there is work and `wait` that it need not wait
-    any longer (seconds still to wait; 0 to write now); on stop, once more until nothing
-    is left, without waiting."""
+    """Takes QuickFIX's queued fills with `take` and runs `write` once `has_work` says
+    there is work and `wait` that it need not wait any longer (seconds still to wait; 0
+    to write now); on stop, once more until nothing is left, without waiting.
+
+    It waits on QuickFIX's queue (the GIL released) once given one (take_from), so that
+    a fill ends the wait at once; otherwise on `condition`. wake() ends either."""
 
     def __init__(self, condition: threading.Condition, has_work: Callable[[], bool],
                  wait: Callable[[], float], write: Callable[[], None], log) -> None:
@@ -85,37 +96,62 @@ class WriterThread:
         self._wait = wait
         self._write = write
         self._log = log
+        self._queue: FillQueue | None = None
+        self._take: Callable[[], int] = lambda: 0
         self._stopping = False
         self._thread = threading.Thread(target=self._run, name="journal-writer", daemon=True)
+
+    def take_from(self, queue: FillQueue, take: Callable[[], int]) -> None:
+        """Before start: wait on `queue`, and judge what it holds with `take`."""
+        self._queue = queue
+        self._take = take
 
     def start(self) -> None:
         self._thread.start()
 
     def wake(self) -> None:
         """Call holding the condition's lock."""
+        if threading.get_ident() == self._thread.ident:
+            return  # the writer itself: it looks at the batch before it waits again
         self._condition.notify()
+        if self._queue is not None:
+            self._queue.wake()
 
     def stop(self) -> None:
         """Commit what is pending, then end the thread."""
         with self._condition:
             self._stopping = True
-            self._condition.notify()
+            self.wake()
         if self._thread.is_alive():
             self._thread.join()
 
     def _run(self) -> None:
         while True:
+            self._guarded(self._take)
             with self._condition:
-                while not self._stopping and not self._has_work():
-                    self._condition.wait()
-                if self._stopping and not self._has_work():
-                    return
-                while not self._stopping and (wait := self._wait()) > 0:
+                if self._stopping:
+                    break
+                wait = self._wait() if self._has_work() else IDLE_SECONDS
+                if wait > 0 and self._queue is None:
                     self._condition.wait(wait)
-            try:
-                self._write()
-            except Exception:
-                # Journal errors are handled inside `write` (the engine halts); anything
-                # else is a bug: logged, and the thread goes on rather than die silently.
-                self._log.exception("journal_writer_failed")
-                time.sleep(0.1)
+                    continue
+            if wait > 0:
+                self._queue.wait(wait)  # ends early when a fill comes or wake() is called
+                continue
+            self._guarded(self._write)
+        self._guarded(self._take)
+        while True:
+            with self._condition:
+                if not self._has_work():
+                    return
+            self._guarded(self._write)
+
+    def _guarded(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except Exception:
+            # Journal errors are handled inside `write` (the engine halts), and each fill's
+            # inside `take`; anything else is a bug: logged, and the thread goes on rather
+            # than die silently.
+            self._log.exception("journal_writer_failed")
+            time.sleep(0.1)
