@@ -109,7 +109,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                 f"{fix_hint}, and that tls.certificate and tls.key are a matching PEM pair"
         raise ConfigError(str(config.fix_settings), key,
                           f"QuickFIX cannot start the acceptor: {exc}", fix_hint) from exc
-    checkpointer = Checkpointer(config.journal, config.journal_synchronous, log)
+    checkpointer = Checkpointer(config.journal, config.journal_synchronous, engine.lock, log)
     checkpointer.start()
     if review is not None:
         review.start()
