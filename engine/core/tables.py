@@ -27,14 +27,21 @@ def zeroed(shape: tuple[int, ...]) -> np.ndarray:
     """np.zeros(shape, np.int64), on transparent huge pages where the kernel gives them to
     regions that ask (THP "madvise" mode, as on the project's machines). The big tables
     are read at random, a line or two per fill: with 4 KiB pages most of those reads
-    also missed the TLB (the ExecID set alone spans 4,096 pages)."""
+    also missed the TLB (the ExecID set alone spans 4,096 pages).
+
+    Every page is touched now, not by the first fill that lands on it: a huge page's
+    first touch (the kernel zeroes 2 MiB, and may compact memory to find them) held a
+    fill back 5-10 ms, and a two-generation table's older half was first touched at its
+    first rotation, some 30,000 fills into the traffic."""
     size = int(np.prod(shape)) * 8
     if size < HUGE_PAGE or not hasattr(mmap, "MADV_HUGEPAGE"):
         return np.zeros(shape, np.int64)
     region = mmap.mmap(-1, size + HUGE_PAGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
     region.madvise(mmap.MADV_HUGEPAGE)
     skip = -np.frombuffer(region, np.uint8, count=1).ctypes.data % HUGE_PAGE  # align
-    return np.frombuffer(region, np.int64, count=size // 8, offset=skip).reshape(shape)
+    table = np.frombuffer(region, np.int64, count=size // 8, offset=skip).reshape(shape)
+    table.fill(0)
+    return table
 
 
 GEN_CURRENT = 0  # meta[0]: index (0/1) of the current generation
