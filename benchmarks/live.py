@@ -528,7 +528,9 @@ def latency(base: Path, name: str, synchronous: str, symbols: int, rate: float,
     server = Server(base, name, flow, synchronous)
     try:
         conn = Connection(server.port, flow)
-        blast(conn, flow.fills(2000)[0])
+        # Warm-up through every path, a bust's included: first-use costs (code, pages) are
+        # not what is measured.
+        blast(conn, flow.fills(2000, 10)[0])
         count = int(rate * seconds)
         messages, busts = flow.fills(count, bust_every)
         by_index = {i: exec_id for exec_id, i in busts.items()}
