@@ -42,6 +42,7 @@ import threading
 import time
 import urllib.request
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -516,6 +517,24 @@ def memory(base: Path, symbols: int, checkpoints: list[int], profile: Path | Non
         server.stop()
 
 
+BUST_HISTOGRAM = "ceguard_fill_to_bust_latency_seconds_bucket"
+
+
+def subtract_counts(lines: list[str], before: list[str]) -> list[str]:
+    """Prometheus sample lines with the counts of `before` (the same series) taken off."""
+    earlier = dict(line.rsplit(" ", 1) for line in before)
+    return [f"{series} {float(count) - float(earlier.get(series, 0)):.0f}"
+            for series, count in (line.rsplit(" ", 1) for line in lines)]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"no {what} in {timeout:.0f} s")
+        time.sleep(0.01)
+
+
 def latency(base: Path, name: str, synchronous: str, symbols: int, rate: float,
             seconds: float, bust_every: int, backlog_limit: float = 2.0) -> dict:
     """Fills at `rate` per second, paced; the time from sending an erroneous fill to its
@@ -529,8 +548,12 @@ def latency(base: Path, name: str, synchronous: str, symbols: int, rate: float,
     try:
         conn = Connection(server.port, flow)
         # Warm-up through every path, a bust's included: first-use costs (code, pages) are
-        # not what is measured.
-        blast(conn, flow.fills(2000, 10)[0])
+        # not what is measured. Measured from when all of it is journaled and busted.
+        warm_up, warm_busts = flow.fills(2000, 10)
+        blast(conn, warm_up, server)
+        wait_until(lambda: all(exec_id in conn.busts for exec_id in warm_busts), 60,
+                   "the warm-up's busts")
+        histogram_before = server.metric_lines(BUST_HISTOGRAM)
         count = int(rate * seconds)
         messages, busts = flow.fills(count, bust_every)
         by_index = {i: exec_id for exec_id, i in busts.items()}
@@ -558,10 +581,11 @@ def latency(base: Path, name: str, synchronous: str, symbols: int, rate: float,
         if not stalled:
             conn.sync()
             deadline = time.monotonic() + 30
-            while len(conn.busts) < len(sent_at) and time.monotonic() < deadline:
+            while any(exec_id not in conn.busts for exec_id in sent_at) and \
+                    time.monotonic() < deadline:
                 time.sleep(0.05)
         waits = [conn.busts[e] - t for e, t in sent_at.items() if e in conn.busts]
-        histogram = server.metric_lines("ceguard_fill_to_bust_latency_seconds_bucket")
+        histogram = subtract_counts(server.metric_lines(BUST_HISTOGRAM), histogram_before)
         conn.close()
         if stalled:
             server.process.kill()  # do not wait for it to work off the backlog
