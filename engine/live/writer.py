@@ -139,8 +139,8 @@ class WriterThread:
                 self._queue.wait(wait)  # ends early when a fill comes or wake() is called
                 continue
             self._guarded(self._write)
-        self._guarded(self._take)
-        while True:
+        while True:  # stopping: what is queued and pending, without waiting
+            self._guarded(self._take)
             with self._condition:
                 if not self._has_work():
                     return
