@@ -14,7 +14,7 @@ steady load never happens: the writer commits while a checkpoint runs (its fsync
 COMMIT that ran the writer's own checkpoint took 5-9 ms, holding back the busts behind
 it. So once the WAL holds RESTART_PAGES and a passive checkpoint has copied all it saw,
 another runs holding the journal's lock: it copies the few frames committed meanwhile
-(the writer waits ~3 ms, mostly for the fsync), and the writer's next transaction
+(the writer waits 3-11 ms, mostly for two fsyncs), and the writer's next transaction
 starts the WAL over.
 """
 
