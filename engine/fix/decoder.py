@@ -52,8 +52,11 @@ U_PRICE_TEXT = 31
 U_MSGTYPE = 33
 U_EXECTYPE = 35
 U_TRANSTYPE = 37
-U_SKIPPED = 39  # scratch: the spans of fields the core does not need land here
-N_UNIT_COLS = 41
+U_LIQUIDITY = 39  # LastLiquidityInd 851 (2 = removed liquidity: the aggressor)
+U_BEGIN = 41  # BeginString 8: which FIX version's enums apply
+U_SENDING = 43  # SendingTime 52: the clock of a fill without TransactTime
+U_SKIPPED = 45  # scratch: the spans of fields the core does not need land here
+N_UNIT_COLS = 47
 
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
@@ -78,7 +81,8 @@ _CHECKSUM = -6  # 10: skipped, and ends the message
 _UNKNOWN = -7  # from _short_tag_action: not a plain number, read it digit by digit
 _SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
               (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
-              (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE))
+              (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE),
+              (851, U_LIQUIDITY), (52, U_SENDING))
 _TAG_ACTION = np.full(1058, _SKIP, np.int64)
 for _tag, _col in _SPAN_TAGS:
     _TAG_ACTION[_tag] = _col
@@ -478,6 +482,9 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
         elif action == _POSSDUP:
             if e - v == 1 and _at(buf, v) == 89:
                 row[U_POSSDUP] = 1
+        elif action == _BEGIN_STRING and q == msg:
+            row[U_BEGIN] = v
+            row[U_BEGIN + 1] = e - v
         q = e + step
         if action == _CHECKSUM:
             complete = True
