@@ -75,23 +75,36 @@ def _parser() -> argparse.ArgumentParser:
                        help="engine config (default: the shipped fix_configs/ceguard.toml)")
     serve.set_defaults(run=_run_serve)
 
-    simulate = sub.add_parser("simulate", help="a matching engine and two firms over FIX, "
-                                               "for demos and tests",
-                              description="Play matching engine MATCHING1 (drop copies with "
-                                          "injected erroneous events) and firms FIRMA and "
-                                          "FIRMB (printing the busts they receive).")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=9878)
+    simulate = sub.add_parser(
+        "simulate", help="the matching engines and firms of a config, over FIX, for demos and "
+                         "tests",
+        description="Play the counterparties of an engine config: its drop-copy sessions' "
+                    "matching engines send fills with injected erroneous events, its [firms] "
+                    "print the busts they receive. CompIDs, FIX versions and ports come from "
+                    "the config's QuickFIX sessions.",
+        epilog="example: ceguard simulate --config fix_configs/ceguard.toml --matches 400 "
+               "--rate 500")
+    simulate.add_argument("--config", metavar="TOML",
+                          help="engine config of the `ceguard serve` to play against "
+                               "(default: the shipped one)")
+    simulate.add_argument("--host", default="127.0.0.1",
+                          help="address of the acceptor (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, metavar="PORT",
+                          help="connect every session to this port instead of its "
+                               "SocketAcceptPort")
     simulate.add_argument("--matches", type=int, default=600, metavar="N",
                           help="ordinary matches around the injected events (default 600)")
-    simulate.add_argument("--symbols", type=int, default=100, metavar="N")
+    simulate.add_argument("--symbols", type=int, default=100, metavar="N",
+                          help="securities the ordinary matches trade (default 100)")
     simulate.add_argument("--rate", type=float, default=400, metavar="FILLS_PER_S",
                           help="drop copies per second (default 400)")
-    simulate.add_argument("--versions", default="FIX.4.4,FIX.4.2,FIX.5.0SP2",
-                          help="drop-copy sessions to use, comma-separated; symbols are "
-                               "spread over them (default all three)")
+    simulate.add_argument("--versions", metavar="LIST",
+                          help="drop-copy sessions to use by FIX version, comma-separated, "
+                               "e.g. FIX.4.4,FIX.5.0SP2; symbols are spread over them "
+                               "(default: every drop-copy session of the config)")
     simulate.add_argument("--state-dir", default="var/sim", metavar="DIR",
-                          help="FileStore and FileLog of the simulated sessions")
+                          help="FileStore and FileLog of the simulated sessions "
+                               "(default var/sim)")
     simulate.add_argument("--wait", type=float, default=3.0, metavar="SECONDS",
                           help="how long to wait for busts after the last fill (default 3)")
     simulate.add_argument("--cleared-event", action="store_true",
