@@ -14,6 +14,7 @@ from engine.errors import CONFIG_EXIT_CODE, ConfigError
 from engine.replay.writer import FORMATS
 
 EXIT_USAGE = 2
+EXIT_ERRONEOUS = 1  # `ceguard check`: the trade (or a line of the batch) is erroneous
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ceguard {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="verdict of one hypothetical trade (what-if)",
-                           description="Judge one trade, or JSON lines from stdin with --batch.")
-    check.add_argument("--reference-price", metavar="PRICE")
-    check.add_argument("--price", metavar="PRICE")
+    check = sub.add_parser(
+        "check", help="verdict of one hypothetical trade (what-if)",
+        description="Judge one trade, or JSON lines from stdin with --batch.",
+        epilog="exit status: 0 the trade stands (batch: every line stands), 1 erroneous "
+               "(batch: at least one line), 2 bad input (batch: at least one line rejected). "
+               "example: ceguard check --reference-price 40 --price 46 --leverage 3")
+    check.add_argument("--reference-price", metavar="PRICE",
+                       help="the reference price, e.g. the last sale (decimal)")
+    check.add_argument("--price", metavar="PRICE", help="the trade's price (decimal)")
     check.add_argument("--leverage", default="1", metavar="X",
                        help="leverage multiplier of an ETF/ETN, negative for inverse (default 1)")
-    check.add_argument("--session", default="regular", choices=("regular", "pre", "post"))
+    check.add_argument("--session", default="regular", choices=("regular", "pre", "post"),
+                       help="the session the trade printed in (default regular)")
     check.add_argument("--event-size", type=int, default=0, metavar="N",
                        help="securities in a multi-stock event (default 0: none)")
     check.add_argument("--batch", action="store_true",
@@ -146,10 +153,12 @@ def _run_check(args: argparse.Namespace) -> int:
         except CheckInputError as exc:
             print(f"ceguard check: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        print(describe(judge(what, rulebook), rulebook.inclusive))
-        return 0
+        result = judge(what, rulebook)
+        print(describe(result, rulebook.inclusive))
+        return EXIT_ERRONEOUS if result["verdict"] == "erroneous" else 0
 
     bad = 0
+    erroneous = 0
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
             continue
@@ -167,10 +176,12 @@ def _run_check(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, CheckInputError) as exc:
             bad += 1
             result = {"verdict": "rejected", "line": number, "reason": str(exc)}
+        erroneous += result["verdict"] == "erroneous"
         print(json.dumps(result, separators=(",", ":")))
     if bad:
         print(f"ceguard check: {bad} input line(s) rejected", file=sys.stderr)
-    return 0
+        return EXIT_USAGE
+    return EXIT_ERRONEOUS if erroneous else 0
 
 
 @contextmanager
