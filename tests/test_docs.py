@@ -313,3 +313,27 @@ def test_the_console_screenshot_is_shown_where_the_console_is_described():
     assert image.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     shown = [path for path in DOCS if any(t.endswith("console-case.png") for _, t in links(path))]
     assert shown == [ROOT / "docs" / "review.md"]
+
+
+def test_every_key_of_the_shipped_cfg_is_in_the_reference():
+    text = (ROOT / "docs" / "configuration.md").read_text(encoding="utf-8")
+    keys = {line.partition("=")[0].strip()
+            for line in (ROOT / "fix_configs" / "ceguard.cfg").read_text().splitlines()
+            if "=" in line and not line.lstrip().startswith("#")}
+    assert "SocketAcceptPort" in keys
+    missing = sorted(key for key in keys if f"`{key}`" not in text)
+    assert not missing, f"docs/configuration.md does not describe {missing}"
+
+
+def test_every_metric_serve_exports_is_in_the_runbook():
+    from engine.obs.metrics import Metrics
+    from engine.review.metrics import ReviewMetrics
+
+    metrics = Metrics()
+    ReviewMetrics(metrics.registry)
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    names = [family.name + ("_total" if family.type == "counter" else "")
+             for family in metrics.registry.collect()]
+    assert "ceguard_fills_received_total" in names and len(names) > 30
+    missing = [name for name in names if f"`{name}`" not in text]
+    assert not missing, f"docs/operations.md does not list the metrics {missing}"
