@@ -337,3 +337,14 @@ def test_every_metric_serve_exports_is_in_the_runbook():
     assert "ceguard_fills_received_total" in names and len(names) > 30
     missing = [name for name in names if f"`{name}`" not in text]
     assert not missing, f"docs/operations.md does not list the metrics {missing}"
+
+
+def test_every_log_event_of_the_engine_is_in_the_runbook():
+    """Each event name the engine's code logs (log.info("name", ...) and the like)."""
+    call = re.compile(r'\blog(?:\.(?:info|warning|error|exception))?\(\s*"([a-z_]+)"')
+    events = {name for source in (ROOT / "engine").rglob("*.py")
+              for name in call.findall(source.read_text(encoding="utf-8"))}
+    assert {"serving", "flag", "bust", "logon_refused", "case_notice"} <= events
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    missing = sorted(name for name in events if f"`{name}`" not in text)
+    assert not missing, f"docs/operations.md does not explain the log events {missing}"
