@@ -1,8 +1,12 @@
-"""The manual (README.md and docs/) against the repository and the real code: every relative
-link resolves (file, and heading for #anchors, by GitHub's anchor rules), the README opens with
-its two commands, every `ceguard ...` command shown parses with the CLI's own parser, every
-option of the CLI is documented, every config key and example file shown is accepted by the
-loaders that read them, and each alert of deploy/prometheus/alerts.yml has its runbook section.
+"""The manual (README.md and docs/) against the repository and the real code.
+
+Every relative link resolves (the file, and for #anchors the heading, by GitHub's anchor
+rules); the README opens with its two commands; every `ceguard ...` command shown parses with
+the CLI's own parser, and every option of the CLI is in the command reference; the output of
+`ceguard check` shown is what it prints; the config keys, rulebook and instruments shown are
+accepted by the loaders that read them, and the configuration tables hold exactly the keys
+ceguard reads; every key of the shipped cfg, every metric and every log event is explained;
+each alert of deploy/prometheus/alerts.yml links to its runbook section.
 """
 
 from __future__ import annotations
