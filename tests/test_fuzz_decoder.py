@@ -44,7 +44,7 @@ from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.obs.logging import get_logger
 from engine.obs.metrics import Metrics
-from engine.prices import PriceError, to_fixed
+from engine.prices import PRICE_DECIMALS, PriceError, to_fixed
 from engine.replay.reader import InputError
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
@@ -93,7 +93,7 @@ def messages(draw) -> bytes:
               (17, draw(short)), (55, draw(st.sampled_from(["LEVX", "FAT", "A", "NEW1"])) if
                                   draw(st.booleans()) else draw(short)),
               (54, draw(st.sampled_from(["1", "2", "5", "6", "Z", "12", ""]))),
-              (31, draw(st.one_of(st.decimals(0, 2_000_000, places=draw(st.integers(0, 8)),
+              (31, draw(st.one_of(st.decimals(0, 2_000_000, places=draw(st.integers(0, 10)),
                                               allow_nan=False).map(str), NUMBERS))),
               (32, draw(st.one_of(st.integers(0, 10**16).map(str), NUMBERS))),
               (60, draw(TIMES))]
@@ -167,7 +167,7 @@ def number_faults(text: str | None, limit: Decimal) -> set[str]:
     value = Decimal(text)
     _, _, frac = text.partition(".")
     faults = set()
-    if frac[6:].strip("0"):
+    if frac[PRICE_DECIMALS:].strip("0"):
         faults.add("too_many_decimals")
     if value > limit:
         faults.add("too_large")
