@@ -105,6 +105,27 @@ def test_a_price_past_the_precision_is_rejected_naming_the_limit(tmp_path, repla
     assert "rejected 2" in summary
 
 
+@pytest.mark.parametrize("qty, code, reason", [
+    ("0.0000000001", "too_many_decimals", "LastQty (32) has more than 9 decimal places"),
+    ("1000000000.000000001", "too_large", "LastQty (32) is above the supported maximum"),
+    ("-0.5", "not_positive", "LastQty (32) must be greater than zero"),
+])
+def test_quantities_share_the_precision_and_keep_their_limit(tmp_path, replay, qty, code,
+                                                             reason):
+    """LastQty is read by the same parser: up to 9 decimals, up to a billion."""
+    inst = write_instruments(tmp_path / "i.csv", INSTRUMENTS)
+    log = write_log(tmp_path / "a.log", match(1, "BTCUSD", "43250.1", qty=qty)
+                    + match(2, "BTCUSD", "43250.1", order="O2", qty="1000000000.000000000")
+                    + match(3, "BTCUSD", "43250.1", order="O3", qty="0.000000001"))
+    records, _ = replay(log, instruments=inst)
+    rejected = [r for r in records if r["verdict"] == "rejected"]
+    assert [(r["exec_id"], r["reason_code"]) for r in rejected] == [("A1", code), ("P1", code)]
+    assert all(reason in r["reason"] for r in rejected)
+    records = by_exec(records)
+    assert (records["A2"]["verdict"], records["A2"]["qty"]) == ("stands", "1000000000.000000000")
+    assert (records["A3"]["verdict"], records["A3"]["qty"]) == ("stands", "0.000000001")
+
+
 def test_instruments_and_rulebook_accept_nine_decimals_and_name_the_limit(tmp_path):
     data = json.loads(resources.files("engine.rules").joinpath("default_rulebook.json")
                       .read_text())
