@@ -164,7 +164,7 @@ def _put_band_edge(out, pos, ref, factor):
     checks that ref <= INT64_MAX // 10 and |factor| <= PPM + MAX_RENDERED_PPM."""
     magnitude = -factor if factor < 0 else factor
     scale = _POW10[PRICE_DECIMALS]
-    low = (ref % scale) * magnitude  # in 1e-15, < 1e17
+    low = (ref % scale) * magnitude  # in 1e-15, below 1.01e17
     micros = (ref // scale) * magnitude + low // scale
     if factor < 0:
         out[pos] = 45
