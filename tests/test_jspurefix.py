@@ -1,0 +1,302 @@
+"""An independent FIX engine, not QuickFIX, against `ceguard serve` over loopback: npm
+jspurefix (tests/peers/jspurefix/peer.js, installed by `make test` with `npm ci`) is the
+matching engine MATCHING1 and both firms, on FIX.4.4 with jspurefix's stock dictionary.
+
+The engine sends what many real engines send: no AggressorIndicator (1057), no
+TrdMatchID (880, the stock dictionary would drop it anyway), no LastLiquidityInd (851);
+both sides of every match, the executing firm in Parties (453/448/452=1). The stream is
+ordinary prints, one sell order of FIRMA sweeping the book in one TransactTime, then
+ordinary prints again, with a second symbol interleaved. Every fill is timed in regular
+hours (10:30 New York), so the regular-hours column of the rulebook applies (3% above
+$50, 10% at $25 or less). The firms and the engine check each bust in jspurefix's own
+dictionary and would answer a failure with a session Reject (35=3).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from tests.live import ROOT, Server, free_port, journal_rows, wait_for
+
+PEER_DIR = ROOT / "tests" / "peers" / "jspurefix"
+RULEBOOK = json.loads((ROOT / "engine" / "rules" / "default_rulebook.json").read_text())
+FIRST_DECISION_TIMEOUT = 300.0  # a cold numba cache compiles the kernels on the first fill
+ENGINE, FIRMS = "MATCHING1", ("FIRMA", "FIRMB")
+
+SWEPT, CALM = "JSWEEP", "JCALM"
+INSTRUMENTS = {SWEPT: "100.00", CALM: "20.00"}  # leverage 1, previous close
+BEFORE = ["100.10", "99.90", "100.00"]  # the last sale before the sweep is 100.00
+SWEEP = ["98", "96", "94", "90", "85"]  # FIRMA's one sell order, one TransactTime
+AFTER = ["99.95", "100.05"]  # legitimate prints right after the sweep
+CALM_PRINTS = ["20.00", "20.10", "19.95", "20.05", "20.00", "19.90"]
+
+
+@dataclass
+class Match:
+    """One match: the aggressor's execution (ExecID S-/B-...) and the passive one."""
+
+    key: str
+    symbol: str
+    price: str
+    when: datetime
+    aggressor_order: str
+    aggressor_side: str = "2"  # sell
+    aggressor_qty_before: int = 0  # the aggressing order's CumQty before this match
+
+    def executions(self) -> list[dict]:
+        passive_side = "1" if self.aggressor_side == "2" else "2"
+        firm = {"2": "FIRMA", "1": "FIRMB"}  # FIRMA sells, FIRMB buys
+        cum = self.aggressor_qty_before + 100
+        return [execution(self.exec_id(self.aggressor_side), self.aggressor_order,
+                          self.aggressor_side, self, cum, firm[self.aggressor_side]),
+                execution(self.exec_id(passive_side), f"R-{self.key}", passive_side, self, 100,
+                          firm[passive_side])]
+
+    def exec_id(self, side: str) -> str:
+        return f"{'S' if side == '2' else 'B'}-{self.key}"
+
+
+def execution(exec_id: str, order_id: str, side: str, match: Match, cum: int,
+              firm: str) -> dict:
+    """A trade ExecutionReport as jspurefix builds it from its dictionary's names."""
+    price = float(match.price)  # a JS number, written as its shortest form ("98", "99.95")
+    return {"msgType": "8", "body": {
+        "OrderID": order_id, "ClOrdID": f"C{order_id}", "ExecID": exec_id, "ExecType": "F",
+        "OrdStatus": "1", "Instrument": {"Symbol": match.symbol}, "Side": side,
+        "OrderQty": 1000, "LastQty": 100, "LastPx": price, "LeavesQty": 1000 - cum,
+        "CumQty": cum, "AvgPx": price, "LastMkt": "XNAS",
+        "TransactTime": match.when.isoformat(timespec="milliseconds"),
+        "Parties": {"NoPartyIDs": [{"PartyID": firm, "PartyIDSource": "D", "PartyRole": 1}]}}}
+
+
+def regular_hours_start() -> datetime:
+    """10:30 New York on the last day it is already past (UTC): regular hours."""
+    zone = ZoneInfo(RULEBOOK["venues"]["default"]["timezone"])
+    now = datetime.now(zone)
+    moment = datetime.combine(now.date(), time(10, 30), zone)
+    if moment > now:
+        moment -= timedelta(days=1)
+    return moment.astimezone(timezone.utc)
+
+
+def stream(start: datetime) -> list[Match]:
+    """BEFORE, the SWEEP (one order, one TransactTime), AFTER; CALM prints in between."""
+    matches: list[Match] = []
+    calm = iter(CALM_PRINTS)
+    for n, price in enumerate(BEFORE):
+        matches.append(Match(f"{SWEPT}-before{n}", SWEPT, price, start + timedelta(seconds=n),
+                             f"A-{SWEPT}-before{n}", aggressor_side="1" if n % 2 else "2"))
+        matches.append(Match(f"{CALM}-{n}", CALM, next(calm), start + timedelta(seconds=n),
+                             f"A-{CALM}-{n}"))
+    sweep_time = start + timedelta(seconds=5)
+    for level, price in enumerate(SWEEP):
+        matches.append(Match(f"{SWEPT}-sweep{level}", SWEPT, price, sweep_time,
+                             f"SWEEP-{SWEPT}", aggressor_qty_before=100 * level))
+    for n, price in enumerate(AFTER):
+        moment = start + timedelta(seconds=8 + n)
+        matches.append(Match(f"{SWEPT}-after{n}", SWEPT, price, moment, f"A-{SWEPT}-after{n}",
+                             aggressor_side="1"))
+        matches.append(Match(f"{CALM}-{3 + n}", CALM, next(calm), moment, f"A-{CALM}-{3 + n}"))
+    return matches
+
+
+def band_pct(reference: Decimal) -> Decimal:
+    """The rulebook's regular-hours threshold (percent) for a reference price, leverage 1."""
+    for tier in RULEBOOK["tiers"]:
+        if tier["up_to"] is None or reference <= Decimal(tier["up_to"]):
+            return Decimal(tier["regular_pct"])
+    raise AssertionError("the rulebook has no open-ended tier")
+
+
+def erroneous_prices(previous_close: str, series: list[list[str]]) -> list[str]:
+    """The band rule by hand: each series is judged against the last sale before its
+    first execution (inclusive band); a print found erroneous never becomes a reference."""
+    reference = Decimal(previous_close)
+    erroneous = []
+    for prints in series:
+        base = reference
+        for price in map(Decimal, prints):
+            if abs(price - base) * 100 >= band_pct(base) * base:
+                erroneous.append(str(price))
+            else:
+                reference = price
+    return erroneous
+
+
+class JspurefixPeer:
+    """peer.js as a process: commands on its stdin, its events read from a JSON-lines file."""
+
+    def __init__(self, directory: Path, port: int, sessions: list[dict]) -> None:
+        if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "jspurefix").is_dir():
+            raise AssertionError(f"jspurefix is not installed: run `make test`, or `npm ci` in "
+                                 f"{PEER_DIR}")
+        self.out = directory / "jspurefix.jsonl"
+        self.log = directory / "jspurefix.log"
+        config = directory / "jspurefix.json"
+        config.write_text(json.dumps({"host": "127.0.0.1", "port": port, "out": str(self.out),
+                                      "sessions": sessions}))
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(["node", str(PEER_DIR / "peer.js"), str(config)],
+                                            stdin=subprocess.PIPE, stdout=log,
+                                            stderr=subprocess.STDOUT, text=True)
+
+    def command(self, **request) -> None:
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+
+    def events(self, event: str | None = None, session: str | None = None) -> list[dict]:
+        if not self.out.exists():
+            return []
+        text = self.out.read_text()
+        lines = text.splitlines()[:None if text.endswith("\n") else -1]  # a line mid-write
+        return [e for e in map(json.loads, lines)
+                if (event is None or e["event"] == event)
+                and (session is None or e.get("session") == session)]
+
+    def received(self, session: str, msg_type: str) -> list[dict[str, str]]:
+        return [e["fields"] for e in self.events("received", session) if e["msgType"] == msg_type]
+
+    def busts(self, session: str) -> list[dict[str, str]]:
+        return [f for f in self.received(session, "8") if f.get("150") == "H"]
+
+    def session_rejects(self) -> list[dict]:
+        """What jspurefix answered with a Reject (35=3) or BusinessMessageReject (35=j)."""
+        return [e for e in self.events("sent") if e["msgType"] in ("3", "j")]
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.command(cmd="stop")
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                raise AssertionError(f"jspurefix did not log out: {self.log.read_text()[-3000:]}")
+
+
+def start_server(directory: Path) -> Server:
+    instruments = directory / "instruments.csv"
+    instruments.write_text("symbol,leverage,prev_close\n"
+                           + "".join(f"{s},1,{close}\n" for s, close in INSTRUMENTS.items()))
+    server = Server(directory, free_port(), free_port())
+    server.write_config(instruments)
+    server.start()
+    return server
+
+
+def decided(server: Server, exec_ids: set[str]) -> bool:
+    rows = journal_rows(server, "SELECT exec_id FROM decisions")
+    return exec_ids <= {exec_id for (exec_id,) in rows}
+
+
+def busts_delivered(server: Server, peer: JspurefixPeer) -> bool:
+    """Every bust ceguard journaled has reached the peer session it was sent to."""
+    rows = journal_rows(server, "SELECT session, COUNT(*) FROM busts GROUP BY session")
+    return all(len(peer.busts(session.rpartition("->")[2])) >= count for session, count in rows)
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """ceguard serve, and jspurefix as MATCHING1 and both firms; the stream sent, judged,
+    and its busts delivered. The peer stays logged on for the gap-fill test."""
+    directory = tmp_path_factory.mktemp("jspurefix")
+    server = start_server(directory)
+    peer = JspurefixPeer(directory, server.fix_port, [
+        {"name": name, "begin": "FIX.4.4", "sender": name, "target": "CEGUARD",
+         "dictionary": "qf44"} for name in (ENGINE, *FIRMS)])
+    try:
+        wait_for(lambda: len(peer.events("ready")) == 3, 60, "jspurefix's three logons")
+        matches = stream(regular_hours_start())
+        executions = [e for m in matches for e in m.executions()]
+        peer.command(cmd="send", session=ENGINE, messages=executions)
+        exec_ids = {e["body"]["ExecID"] for e in executions}
+        wait_for(lambda: decided(server, exec_ids), FIRST_DECISION_TIMEOUT,
+                 "a decision on every fill")
+        wait_for(lambda: busts_delivered(server, peer), what="every bust at its recipient")
+        yield server, peer, matches, exec_ids
+    finally:
+        peer.stop()
+        server.stop()
+
+
+def test_every_fill_is_judged(run):
+    server, peer, matches, exec_ids = run
+    verdicts = dict(journal_rows(server, "SELECT exec_id, verdict FROM decisions"))
+    assert set(verdicts) == exec_ids
+    assert set(verdicts.values()) <= {"stands", "erroneous"}, verdicts
+    assert server.metric("ceguard_fills_received_total") == len(exec_ids)
+    assert journal_rows(server, "SELECT COUNT(*) FROM fills")[0][0] == len(exec_ids)
+
+
+def test_plain_sweep_busts_exactly_the_prints_beyond_the_band(run):
+    server, peer, matches, _ = run
+    series = [[price] for price in BEFORE] + [SWEEP] + [[price] for price in AFTER]
+    wrong = set(erroneous_prices(INSTRUMENTS[SWEPT], series))
+    beyond = [m for m in matches if m.symbol == SWEPT and str(Decimal(m.price)) in wrong]
+    assert wrong and all("sweep" in m.key for m in beyond), "the scenario must bust sweep prints"
+    sells = {m.exec_id("2") for m in beyond}  # FIRMA's sweeping order
+    buys = {m.exec_id("1") for m in beyond}  # FIRMB's resting orders
+    judged = journal_rows(server, "SELECT exec_id, verdict, json_extract(record, "
+                                  "'$.reference_price') FROM decisions WHERE symbol = ? "
+                                  "ORDER BY fill_seq", SWEPT)
+    erroneous = {exec_id for exec_id, verdict, _ in judged if verdict == "erroneous"}
+    assert erroneous == sells | buys, f"expected {sorted(sells | buys)}; judged {judged}"
+    assert {b["19"] for b in peer.busts(ENGINE)} == sells | buys
+    assert {b["19"] for b in peer.busts("FIRMA")} == sells
+    assert {b["19"] for b in peer.busts("FIRMB")} == buys
+
+
+def test_each_bust_arrives_once_and_passes_jspurefix_dictionary(run):
+    server, peer, _, exec_ids = run
+    assert not peer.session_rejects(), (
+        f"jspurefix rejected: {peer.session_rejects()}\n"
+        + "".join(line for line in open(peer.log) if "reject" in line.lower()))
+    for session in (ENGINE, *FIRMS):
+        busts = peer.busts(session)
+        refs = [b["19"] for b in busts]
+        assert len(refs) == len(set(refs)), f"{session} got a bust twice: {sorted(refs)}"
+        assert set(refs) <= exec_ids
+        journaled = journal_rows(server, "SELECT exec_id, status FROM busts WHERE session = ?",
+                                 f"FIX.4.4:CEGUARD->{session}")
+        assert sorted(journaled) == sorted((ref, "sent") for ref in refs)
+        # Parsed and checked in jspurefix's dictionary, then handed to the application.
+        delivered = [e["object"] for e in peer.events("application", session)]
+        assert [(o["ExecType"], o["ExecRefID"], o["ExecID"]) for o in delivered] == [
+            ("H", ref, f"BUST-{ref}") for ref in refs]
+        assert all(o["Instrument"]["Symbol"] in INSTRUMENTS for o in delivered)
+    assert peer.busts(ENGINE), "the stream has busts to check"
+
+
+def test_a_gap_fill_over_fills_is_counted_as_possibly_lost(run):
+    """jspurefix answers a ResendRequest with a SequenceReset-GapFill (its resend store is
+    empty): three fills lost on the wire are gone, and ceguard must say so."""
+    server, peer, _, _ = run
+    start = regular_hours_start() + timedelta(minutes=5)
+    lost = 3
+    peer.command(cmd="lose", session=ENGINE, count=lost)
+    trigger = Match(f"{CALM}-gap", CALM, "20.00", start, f"A-{CALM}-gap").executions()[:1]
+    peer.command(cmd="send", session=ENGINE, messages=trigger)
+    wait_for(lambda: any(e["msgType"] == "4" and e["fields"].get("123") == "Y"
+                         for e in peer.events("sent", ENGINE)),
+             what="jspurefix's gap fill")
+    assert peer.received(ENGINE, "2"), "ceguard asked for the lost messages"
+    after = Match(f"{CALM}-aftergap", CALM, "20.05", start + timedelta(seconds=1),
+                  f"A-{CALM}-aftergap").executions()
+    peer.command(cmd="send", session=ENGINE, messages=after)
+    wait_for(lambda: decided(server, {e["body"]["ExecID"] for e in after}),
+             what="the fills after the gap fill judged")
+    possibly_lost = server.metric("ceguard_fills_possibly_lost_total",
+                                  session=f"FIX.4.4:CEGUARD->{ENGINE}")
+    # The gap fill covers the three lost fills, and the trigger too if ceguard held it queued.
+    trigger_judged = decided(server, {trigger[0]["body"]["ExecID"]})
+    assert possibly_lost >= lost + (0 if trigger_judged else 1), (
+        f"ceguard_fills_possibly_lost_total = {possibly_lost} after a gap fill over {lost} lost "
+        f"fills (the fill after them {'judged' if trigger_judged else 'not judged either'})")
