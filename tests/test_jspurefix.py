@@ -6,10 +6,12 @@ The engine sends what many real engines send: no AggressorIndicator (1057), no
 TrdMatchID (880, the stock dictionary would drop it anyway), no LastLiquidityInd (851);
 both sides of every match, the executing firm in Parties (453/448/452=1). The stream is
 ordinary prints, one sell order of FIRMA sweeping the book in one TransactTime, then
-ordinary prints again, with a second symbol interleaved. Every fill is timed in regular
+ordinary prints again, with a second symbol interleaved. These fills are timed in regular
 hours (10:30 New York), so the regular-hours column of the rulebook applies (3% above
-$50, 10% at $25 or less). The firms and the engine check each bust in jspurefix's own
-dictionary and would answer a failure with a session Reject (35=3).
+$50, 10% at $25 or less). A second engine session on FIXT.1.1 (FIX.5.0SP2, jspurefix's
+bundled dictionary) sends pre-market prints (08:00 New York): the outside-hours column
+applies (6% above $50). The firms and the engine check each bust in jspurefix's own
+dictionary and answer a failure with a session Reject (35=3).
 """
 
 from __future__ import annotations
@@ -30,14 +32,17 @@ from tests.live import ROOT, Server, free_port, journal_rows, wait_for
 PEER_DIR = ROOT / "tests" / "peers" / "jspurefix"
 RULEBOOK = json.loads((ROOT / "engine" / "rules" / "default_rulebook.json").read_text())
 FIRST_DECISION_TIMEOUT = 300.0  # a cold numba cache compiles the kernels on the first fill
-ENGINE, FIRMS = "MATCHING1", ("FIRMA", "FIRMB")
+ENGINE, ENGINE_FIXT, FIRMS = "MATCHING1", "MATCHING1-FIXT", ("FIRMA", "FIRMB")
+SESSIONS = {ENGINE: "FIX.4.4:CEGUARD->MATCHING1", ENGINE_FIXT: "FIXT.1.1:CEGUARD->MATCHING1",
+            "FIRMA": "FIX.4.4:CEGUARD->FIRMA", "FIRMB": "FIX.4.4:CEGUARD->FIRMB"}  # ceguard's
 
-SWEPT, CALM = "JSWEEP", "JCALM"
-INSTRUMENTS = {SWEPT: "100.00", CALM: "20.00"}  # leverage 1, previous close
+SWEPT, CALM, EARLY = "JSWEEP", "JCALM", "JEARLY"
+INSTRUMENTS = {SWEPT: "100.00", CALM: "20.00", EARLY: "60.00"}  # leverage 1, previous close
 BEFORE = ["100.10", "99.90", "100.00"]  # the last sale before the sweep is 100.00
 SWEEP = ["98", "96", "94", "90", "85"]  # FIRMA's one sell order, one TransactTime
 AFTER = ["99.95", "100.05"]  # legitimate prints right after the sweep
 CALM_PRINTS = ["20.00", "20.10", "19.95", "20.05", "20.00", "19.90"]
+EARLY_PRINTS = ["60.00", "62.40", "66.50", "62.50"]  # 62.40: beyond 3%, within 6% of 60
 
 
 @dataclass
@@ -88,6 +93,11 @@ def regular_hours_start() -> datetime:
     return moment.astimezone(timezone.utc)
 
 
+def pre_market_start() -> datetime:
+    """08:00 New York on the same day: before the regular open, outside hours."""
+    return regular_hours_start() - timedelta(hours=2, minutes=30)
+
+
 def stream(start: datetime) -> list[Match]:
     """BEFORE, the SWEEP (one order, one TransactTime), AFTER; CALM prints in between."""
     matches: list[Match] = []
@@ -109,15 +119,23 @@ def stream(start: datetime) -> list[Match]:
     return matches
 
 
-def band_pct(reference: Decimal) -> Decimal:
-    """The rulebook's regular-hours threshold (percent) for a reference price, leverage 1."""
+def early_stream(start: datetime) -> list[Match]:
+    """EARLY_PRINTS, one match each, a second apart; the aggressor alternates."""
+    return [Match(f"{EARLY}-{n}", EARLY, price, start + timedelta(seconds=n),
+                  f"A-{EARLY}-{n}", aggressor_side="1" if n % 2 else "2")
+            for n, price in enumerate(EARLY_PRINTS)]
+
+
+def band_pct(reference: Decimal, column: str) -> Decimal:
+    """The rulebook's threshold (percent; column regular_pct or outside_pct) for a
+    reference price, leverage 1."""
     for tier in RULEBOOK["tiers"]:
         if tier["up_to"] is None or reference <= Decimal(tier["up_to"]):
-            return Decimal(tier["regular_pct"])
+            return Decimal(tier[column])
     raise AssertionError("the rulebook has no open-ended tier")
 
 
-def erroneous_prices(previous_close: str, series: list[list[str]]) -> list[str]:
+def erroneous_prices(previous_close: str, series: list[list[str]], column: str) -> list[str]:
     """The band rule by hand: each series is judged against the last sale before its
     first execution (inclusive band); a print found erroneous never becomes a reference."""
     reference = Decimal(previous_close)
@@ -125,7 +143,7 @@ def erroneous_prices(previous_close: str, series: list[list[str]]) -> list[str]:
     for prints in series:
         base = reference
         for price in map(Decimal, prints):
-            if abs(price - base) * 100 >= band_pct(base) * base:
+            if abs(price - base) * 100 >= band_pct(base, column) * base:
                 erroneous.append(str(price))
             else:
                 reference = price
@@ -200,7 +218,18 @@ def decided(server: Server, exec_ids: set[str]) -> bool:
 def busts_delivered(server: Server, peer: JspurefixPeer) -> bool:
     """Every bust ceguard journaled has reached the peer session it was sent to."""
     rows = journal_rows(server, "SELECT session, COUNT(*) FROM busts GROUP BY session")
-    return all(len(peer.busts(session.rpartition("->")[2])) >= count for session, count in rows)
+    name = {session: name for name, session in SESSIONS.items()}
+    return all(len(peer.busts(name[session])) >= count for session, count in rows)
+
+
+def peer_session(name: str) -> dict:
+    """peer.js's description of one of its sessions (an initiator to ceguard)."""
+    begin, _, pair = SESSIONS[name].partition(":")
+    session = {"name": name, "begin": begin, "sender": pair.rpartition("->")[2],
+               "target": "CEGUARD", "dictionary": "qf44"}
+    if begin == "FIXT.1.1":
+        session.update(dictionary="qf50sp2", logon={"DefaultApplVerID": "9"})
+    return session
 
 
 @pytest.fixture(scope="module")
@@ -209,15 +238,15 @@ def run(tmp_path_factory):
     and its busts delivered. The peer stays logged on for the gap-fill test."""
     directory = tmp_path_factory.mktemp("jspurefix")
     server = start_server(directory)
-    peer = JspurefixPeer(directory, server.fix_port, [
-        {"name": name, "begin": "FIX.4.4", "sender": name, "target": "CEGUARD",
-         "dictionary": "qf44"} for name in (ENGINE, *FIRMS)])
+    peer = JspurefixPeer(directory, server.fix_port, [peer_session(name) for name in SESSIONS])
     try:
-        wait_for(lambda: len(peer.events("ready")) == 3, 60, "jspurefix's three logons")
-        matches = stream(regular_hours_start())
-        executions = [e for m in matches for e in m.executions()]
-        peer.command(cmd="send", session=ENGINE, messages=executions)
-        exec_ids = {e["body"]["ExecID"] for e in executions}
+        wait_for(lambda: len(peer.events("ready")) == len(SESSIONS), 60, "jspurefix's logons")
+        matches = stream(regular_hours_start()) + early_stream(pre_market_start())
+        exec_ids = set()
+        for engine, symbols in ((ENGINE, (SWEPT, CALM)), (ENGINE_FIXT, (EARLY,))):
+            executions = [e for m in matches if m.symbol in symbols for e in m.executions()]
+            peer.command(cmd="send", session=engine, messages=executions)
+            exec_ids |= {e["body"]["ExecID"] for e in executions}
         wait_for(lambda: decided(server, exec_ids), FIRST_DECISION_TIMEOUT,
                  "a decision on every fill")
         wait_for(lambda: busts_delivered(server, peer), what="every bust at its recipient")
@@ -239,7 +268,7 @@ def test_every_fill_is_judged(run):
 def test_plain_sweep_busts_exactly_the_prints_beyond_the_band(run):
     server, peer, matches, _ = run
     series = [[price] for price in BEFORE] + [SWEEP] + [[price] for price in AFTER]
-    wrong = set(erroneous_prices(INSTRUMENTS[SWEPT], series))
+    wrong = set(erroneous_prices(INSTRUMENTS[SWEPT], series, "regular_pct"))
     beyond = [m for m in matches if m.symbol == SWEPT and str(Decimal(m.price)) in wrong]
     assert wrong and all("sweep" in m.key for m in beyond), "the scenario must bust sweep prints"
     sells = {m.exec_id("2") for m in beyond}  # FIRMA's sweeping order
@@ -254,18 +283,24 @@ def test_plain_sweep_busts_exactly_the_prints_beyond_the_band(run):
     assert {b["19"] for b in peer.busts("FIRMB")} == buys
 
 
-def test_each_bust_arrives_once_and_passes_jspurefix_dictionary(run):
+def rejects_shown(peer: JspurefixPeer, session: str) -> str:
+    """jspurefix's Rejects on `session` and its log's lines about them, for a failure."""
+    rejects = [e["text"] for e in peer.session_rejects() if e["session"] == session]
+    logged = [line for line in open(peer.log)
+              if f"[{session}:" in line and "reject" in line.lower()]  # its logger's name
+    return "\n".join(rejects + logged)
+
+
+def test_each_fix44_bust_arrives_once_and_passes_jspurefix_dictionary(run):
     server, peer, _, exec_ids = run
-    assert not peer.session_rejects(), (
-        f"jspurefix rejected: {peer.session_rejects()}\n"
-        + "".join(line for line in open(peer.log) if "reject" in line.lower()))
     for session in (ENGINE, *FIRMS):
+        assert not rejects_shown(peer, session), rejects_shown(peer, session)
         busts = peer.busts(session)
         refs = [b["19"] for b in busts]
         assert len(refs) == len(set(refs)), f"{session} got a bust twice: {sorted(refs)}"
         assert set(refs) <= exec_ids
         journaled = journal_rows(server, "SELECT exec_id, status FROM busts WHERE session = ?",
-                                 f"FIX.4.4:CEGUARD->{session}")
+                                 SESSIONS[session])
         assert sorted(journaled) == sorted((ref, "sent") for ref in refs)
         # Parsed and checked in jspurefix's dictionary, then handed to the application.
         delivered = [e["object"] for e in peer.events("application", session)]
@@ -273,6 +308,36 @@ def test_each_bust_arrives_once_and_passes_jspurefix_dictionary(run):
             ("H", ref, f"BUST-{ref}") for ref in refs]
         assert all(o["Instrument"]["Symbol"] in INSTRUMENTS for o in delivered)
     assert peer.busts(ENGINE), "the stream has busts to check"
+
+
+def early_busts() -> set[str]:
+    """Both sides of the pre-market matches beyond the outside-hours band."""
+    wrong = set(erroneous_prices(INSTRUMENTS[EARLY], [[p] for p in EARLY_PRINTS], "outside_pct"))
+    assert wrong and not set(erroneous_prices(INSTRUMENTS[EARLY], [[p] for p in EARLY_PRINTS],
+                                              "regular_pct")) <= wrong, "the bands must differ"
+    return {m.exec_id(side) for m in early_stream(pre_market_start())
+            if str(Decimal(m.price)) in wrong for side in "12"}
+
+
+def test_pre_market_prints_are_judged_on_the_outside_hours_band(run):
+    server, peer, _, _ = run
+    judged = journal_rows(server, "SELECT exec_id, verdict, json_extract(record, '$.session') "
+                                  "FROM decisions WHERE symbol = ?", EARLY)
+    assert {exec_id for exec_id, verdict, _ in judged if verdict == "erroneous"} == early_busts()
+    assert {session for _, _, session in judged} == {"pre"}
+    assert {b["19"] for b in peer.busts("FIRMA") + peer.busts("FIRMB")
+            if b["55"] == EARLY} == early_busts()
+
+
+def test_fixt_busts_pass_jspurefix_fix50sp2_dictionary(run):
+    """The engine's FIXT.1.1 session gets the pre-market busts, and jspurefix's bundled
+    FIX.5.0SP2 dictionary accepts them (it rejects ApplVerID 1128 on an ExecutionReport)."""
+    server, peer, _, _ = run
+    assert {b["19"] for b in peer.busts(ENGINE_FIXT)} == early_busts()
+    assert not rejects_shown(peer, ENGINE_FIXT), rejects_shown(peer, ENGINE_FIXT)
+    delivered = [e["object"] for e in peer.events("application", ENGINE_FIXT)]
+    assert {(o["ExecType"], o["ExecRefID"]) for o in delivered} == {
+        ("H", ref) for ref in early_busts()}
 
 
 def test_a_gap_fill_over_fills_is_counted_as_possibly_lost(run):
