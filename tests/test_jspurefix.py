@@ -17,8 +17,6 @@ dictionary and answer a failure with a session Reject (35=3).
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -28,8 +26,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tests.live import ROOT, Server, free_port, journal_rows, wait_for
+from tests.peers.jspurefix.peer import JspurefixPeer, peer_session
 
-PEER_DIR = ROOT / "tests" / "peers" / "jspurefix"
 RULEBOOK = json.loads((ROOT / "engine" / "rules" / "default_rulebook.json").read_text())
 FIRST_DECISION_TIMEOUT = 300.0  # a cold numba cache compiles the kernels on the first fill
 ENGINE, ENGINE_FIXT, FIRMS = "MATCHING1", "MATCHING1-FIXT", ("FIRMA", "FIRMB")
@@ -150,56 +148,6 @@ def erroneous_prices(previous_close: str, series: list[list[str]], column: str) 
     return erroneous
 
 
-class JspurefixPeer:
-    """peer.js as a process: commands on its stdin, its events read from a JSON-lines file."""
-
-    def __init__(self, directory: Path, port: int, sessions: list[dict]) -> None:
-        if shutil.which("node") is None or not (PEER_DIR / "node_modules" / "jspurefix").is_dir():
-            raise AssertionError(f"jspurefix is not installed: run `make test`, or `npm ci` in "
-                                 f"{PEER_DIR}")
-        self.out = directory / "jspurefix.jsonl"
-        self.log = directory / "jspurefix.log"
-        config = directory / "jspurefix.json"
-        config.write_text(json.dumps({"host": "127.0.0.1", "port": port, "out": str(self.out),
-                                      "sessions": sessions}))
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(["node", str(PEER_DIR / "peer.js"), str(config)],
-                                            stdin=subprocess.PIPE, stdout=log,
-                                            stderr=subprocess.STDOUT, text=True)
-
-    def command(self, **request) -> None:
-        self.process.stdin.write(json.dumps(request) + "\n")
-        self.process.stdin.flush()
-
-    def events(self, event: str | None = None, session: str | None = None) -> list[dict]:
-        if not self.out.exists():
-            return []
-        text = self.out.read_text()
-        lines = text.splitlines()[:None if text.endswith("\n") else -1]  # a line mid-write
-        return [e for e in map(json.loads, lines)
-                if (event is None or e["event"] == event)
-                and (session is None or e.get("session") == session)]
-
-    def received(self, session: str, msg_type: str) -> list[dict[str, str]]:
-        return [e["fields"] for e in self.events("received", session) if e["msgType"] == msg_type]
-
-    def busts(self, session: str) -> list[dict[str, str]]:
-        return [f for f in self.received(session, "8") if f.get("150") == "H"]
-
-    def session_rejects(self) -> list[dict]:
-        """What jspurefix answered with a Reject (35=3) or BusinessMessageReject (35=j)."""
-        return [e for e in self.events("sent") if e["msgType"] in ("3", "j")]
-
-    def stop(self) -> None:
-        if self.process.poll() is None:
-            self.command(cmd="stop")
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                raise AssertionError(f"jspurefix did not log out: {self.log.read_text()[-3000:]}")
-
-
 def start_server(directory: Path) -> Server:
     instruments = directory / "instruments.csv"
     instruments.write_text("symbol,leverage,prev_close\n"
@@ -222,30 +170,22 @@ def busts_delivered(server: Server, peer: JspurefixPeer) -> bool:
     return all(len(peer.busts(name[session])) >= count for session, count in rows)
 
 
-def peer_session(name: str) -> dict:
-    """peer.js's description of one of its sessions (an initiator to ceguard)."""
-    begin, _, pair = SESSIONS[name].partition(":")
-    session = {"name": name, "begin": begin, "sender": pair.rpartition("->")[2],
-               "target": "CEGUARD", "dictionary": "qf44"}
-    if begin == "FIXT.1.1":
-        session.update(dictionary="qf50sp2", logon={"DefaultApplVerID": "9"})
-    return session
-
-
 @pytest.fixture(scope="module")
 def run(tmp_path_factory):
-    """ceguard serve, and jspurefix as MATCHING1 and both firms; the stream sent, judged,
-    and its busts delivered. The peer stays logged on for the gap-fill test."""
+    """ceguard serve, and jspurefix as MATCHING1 (FIX.4.4 and FIXT.1.1) and both firms; the
+    streams sent, judged, and their busts delivered. The peer stays logged on for the
+    gap-fill test."""
     directory = tmp_path_factory.mktemp("jspurefix")
     server = start_server(directory)
-    peer = JspurefixPeer(directory, server.fix_port, [peer_session(name) for name in SESSIONS])
+    peer = JspurefixPeer(directory, server.fix_port,
+                         [peer_session(name, session) for name, session in SESSIONS.items()])
     try:
-        wait_for(lambda: len(peer.events("ready")) == len(SESSIONS), 60, "jspurefix's logons")
+        peer.wait_ready(len(SESSIONS))
         matches = stream(regular_hours_start()) + early_stream(pre_market_start())
         exec_ids = set()
         for engine, symbols in ((ENGINE, (SWEPT, CALM)), (ENGINE_FIXT, (EARLY,))):
             executions = [e for m in matches if m.symbol in symbols for e in m.executions()]
-            peer.command(cmd="send", session=engine, messages=executions)
+            peer.send(engine, executions)
             exec_ids |= {e["body"]["ExecID"] for e in executions}
         wait_for(lambda: decided(server, exec_ids), FIRST_DECISION_TIMEOUT,
                  "a decision on every fill")
@@ -258,6 +198,10 @@ def run(tmp_path_factory):
 
 def test_every_fill_is_judged(run):
     server, peer, matches, exec_ids = run
+    sent = [e["fields"] for name in (ENGINE, ENGINE_FIXT) for e in peer.events("sent", name)
+            if e["msgType"] == "8"]
+    assert {f["17"] for f in sent} == exec_ids
+    assert all(not {"880", "1057", "851"} & set(f) and f["452"] == "1" for f in sent), sent
     verdicts = dict(journal_rows(server, "SELECT exec_id, verdict FROM decisions"))
     assert set(verdicts) == exec_ids
     assert set(verdicts.values()) <= {"stands", "erroneous"}, verdicts
@@ -283,18 +227,10 @@ def test_plain_sweep_busts_exactly_the_prints_beyond_the_band(run):
     assert {b["19"] for b in peer.busts("FIRMB")} == buys
 
 
-def rejects_shown(peer: JspurefixPeer, session: str) -> str:
-    """jspurefix's Rejects on `session` and its log's lines about them, for a failure."""
-    rejects = [e["text"] for e in peer.session_rejects() if e["session"] == session]
-    logged = [line for line in open(peer.log)
-              if f"[{session}:" in line and "reject" in line.lower()]  # its logger's name
-    return "\n".join(rejects + logged)
-
-
 def test_each_fix44_bust_arrives_once_and_passes_jspurefix_dictionary(run):
     server, peer, _, exec_ids = run
     for session in (ENGINE, *FIRMS):
-        assert not rejects_shown(peer, session), rejects_shown(peer, session)
+        assert not peer.rejects(session), peer.rejects(session)
         busts = peer.busts(session)
         refs = [b["19"] for b in busts]
         assert len(refs) == len(set(refs)), f"{session} got a bust twice: {sorted(refs)}"
@@ -312,9 +248,10 @@ def test_each_fix44_bust_arrives_once_and_passes_jspurefix_dictionary(run):
 
 def early_busts() -> set[str]:
     """Both sides of the pre-market matches beyond the outside-hours band."""
-    wrong = set(erroneous_prices(INSTRUMENTS[EARLY], [[p] for p in EARLY_PRINTS], "outside_pct"))
-    assert wrong and not set(erroneous_prices(INSTRUMENTS[EARLY], [[p] for p in EARLY_PRINTS],
-                                              "regular_pct")) <= wrong, "the bands must differ"
+    series = [[price] for price in EARLY_PRINTS]
+    wrong = set(erroneous_prices(INSTRUMENTS[EARLY], series, "outside_pct"))
+    regular = set(erroneous_prices(INSTRUMENTS[EARLY], series, "regular_pct"))
+    assert wrong and wrong < regular, "the scenario must tell the two bands apart"
     return {m.exec_id(side) for m in early_stream(pre_market_start())
             if str(Decimal(m.price)) in wrong for side in "12"}
 
@@ -334,7 +271,7 @@ def test_fixt_busts_pass_jspurefix_fix50sp2_dictionary(run):
     FIX.5.0SP2 dictionary accepts them (it rejects ApplVerID 1128 on an ExecutionReport)."""
     server, peer, _, _ = run
     assert {b["19"] for b in peer.busts(ENGINE_FIXT)} == early_busts()
-    assert not rejects_shown(peer, ENGINE_FIXT), rejects_shown(peer, ENGINE_FIXT)
+    assert not peer.rejects(ENGINE_FIXT), peer.rejects(ENGINE_FIXT)
     delivered = [e["object"] for e in peer.events("application", ENGINE_FIXT)]
     assert {(o["ExecType"], o["ExecRefID"]) for o in delivered} == {
         ("H", ref) for ref in early_busts()}
@@ -346,16 +283,16 @@ def test_a_gap_fill_over_fills_is_counted_as_possibly_lost(run):
     server, peer, _, _ = run
     start = regular_hours_start() + timedelta(minutes=5)
     lost = 3
-    peer.command(cmd="lose", session=ENGINE, count=lost)
+    peer.lose(ENGINE, lost)
     trigger = Match(f"{CALM}-gap", CALM, "20.00", start, f"A-{CALM}-gap").executions()[:1]
-    peer.command(cmd="send", session=ENGINE, messages=trigger)
+    peer.send(ENGINE, trigger)
     wait_for(lambda: any(e["msgType"] == "4" and e["fields"].get("123") == "Y"
                          for e in peer.events("sent", ENGINE)),
              what="jspurefix's gap fill")
     assert peer.received(ENGINE, "2"), "ceguard asked for the lost messages"
     after = Match(f"{CALM}-aftergap", CALM, "20.05", start + timedelta(seconds=1),
                   f"A-{CALM}-aftergap").executions()
-    peer.command(cmd="send", session=ENGINE, messages=after)
+    peer.send(ENGINE, after)
     wait_for(lambda: decided(server, {e["body"]["ExecID"] for e in after}),
              what="the fills after the gap fill judged")
     possibly_lost = server.metric("ceguard_fills_possibly_lost_total",
