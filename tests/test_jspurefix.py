@@ -17,6 +17,7 @@ dictionary and answer a failure with a session Reject (35=3).
 from __future__ import annotations
 
 import json
+import socket
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta, timezone
 from decimal import Decimal
@@ -25,8 +26,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from engine.sim.dropcopy import encode, fix_time
 from tests.live import ROOT, Server, free_port, journal_rows, wait_for
-from tests.peers.jspurefix.peer import JspurefixPeer, peer_session
+from tests.peers.jspurefix.peer import LOGON_TIMEOUT, JspurefixPeer, peer_session
 
 RULEBOOK = json.loads((ROOT / "engine" / "rules" / "default_rulebook.json").read_text())
 FIRST_DECISION_TIMEOUT = 300.0  # a cold numba cache compiles the kernels on the first fill
@@ -302,3 +304,36 @@ def test_a_gap_fill_over_fills_is_counted_as_possibly_lost(run):
     assert possibly_lost >= lost + (0 if trigger_judged else 1), (
         f"ceguard_fills_possibly_lost_total = {possibly_lost} after a gap fill over {lost} lost "
         f"fills (the fill after them {'judged' if trigger_judged else 'not judged either'})")
+
+
+def test_jspurefix_rejects_what_its_dictionary_does_not_hold(tmp_path):
+    """The harness's own check: peer.js validates what it receives (jspurefix checks only on
+    acceptors by default), so the absence of a 35=3 above means something. A bare socket
+    acceptor logs FIRMA on and sends it one bust with ApplVerID (1128), not a FIX.4.4 field,
+    and one without."""
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        listener.settimeout(LOGON_TIMEOUT)
+        peer = JspurefixPeer(tmp_path, listener.getsockname()[1],
+                             [peer_session("FIRMA", SESSIONS["FIRMA"])])
+        try:
+            connection, _ = listener.accept()
+            with connection:
+                connection.settimeout(LOGON_TIMEOUT)
+                assert b"\x0135=A\x01" in connection.recv(4096)
+                now = fix_time(datetime.now(timezone.utc))
+                header = [(49, "CEGUARD"), (56, "FIRMA"), (52, now)]
+                bust = [(37, "O1"), (17, "BUST-X1"), (19, "X1"), (150, "H"), (39, "0"),
+                        (55, CALM), (54, "1"), (151, "100"), (14, "0"), (6, "0")]
+                connection.sendall("".join(encode("FIX.4.4", [(35, t), (34, n), *header, *body])
+                                           for t, n, body in (
+                                               ("A", "1", [(98, "0"), (108, "30")]),
+                                               ("8", "2", [(1128, "9"), *bust]),
+                                               ("8", "3", bust))).encode())
+                wait_for(lambda: peer.events("application", "FIRMA"), what="the valid bust")
+                rejects = [e["fields"] for e in peer.events("sent", "FIRMA") if e["msgType"] == "3"]
+                assert [(r["45"], r["372"], r["373"]) for r in rejects] == [("2", "8", "0")]
+                assert "1128" in peer.rejects("FIRMA")  # in its Reject's Text and its log
+                assert [e["object"]["StandardHeader"]["MsgSeqNum"]
+                        for e in peer.events("application", "FIRMA")] == [3]
+        finally:
+            peer.stop()

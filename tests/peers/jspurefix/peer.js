@@ -57,11 +57,16 @@ class PeerSession extends AsciiSession {
   }
 
   onDecoded (msgType, text) {
-    record({ event: 'received', session: this.name, msgType, fields: fieldsOf(text), text: text.replace(/\x01/g, '|') })
+    this.recordMessage('received', msgType, text)
   }
 
   onEncoded (msgType, text) {
-    record({ event: 'sent', session: this.name, msgType, fields: fieldsOf(text), text: text.replace(/\x01/g, '|') })
+    this.recordMessage('sent', msgType, text)
+  }
+
+  recordMessage (event, msgType, text) {
+    const fields = fieldsOf(text)
+    record({ event, session: this.name, msgType, fields, text: text.replace(/\x01/g, '|') })
   }
 
   onApplicationMsg (msgType, view) {
