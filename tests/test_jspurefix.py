@@ -203,6 +203,7 @@ def test_every_fill_is_judged(run):
     sent = [e["fields"] for name in (ENGINE, ENGINE_FIXT) for e in peer.events("sent", name)
             if e["msgType"] == "8"]
     assert {f["17"] for f in sent} == exec_ids
+    assert not peer.events("error"), peer.events("error")
     assert all(not {"880", "1057", "851"} & set(f) and f["452"] == "1" for f in sent), sent
     verdicts = dict(journal_rows(server, "SELECT exec_id, verdict FROM decisions"))
     assert set(verdicts) == exec_ids

@@ -38,7 +38,7 @@ function record (event) {
   fs.writeSync(out, JSON.stringify({ at: new Date().toISOString(), ...event }) + '\n')
 }
 
-// A message's fields as {tag: value} (first value of each tag) and as text with '|'.
+// A message's fields as {tag: value}, the first value of each tag (SOH or '|' between).
 function fieldsOf (text) {
   const fields = {}
   for (const part of text.split(/[\x01|]/)) {
@@ -102,7 +102,7 @@ class PeerSession extends AsciiSession {
   // session's resend store is empty, so a ResendRequest for them gets jspurefix's
   // default answer, a SequenceReset-GapFill.
   lose (count) {
-    this.transport.transmitter.msgSeqNum += count
+    this.transport.transmitter.msgSeqNum += count // the encoder's next MsgSeqNum
   }
 }
 
