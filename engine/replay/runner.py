@@ -14,6 +14,7 @@ from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.records import RecordMaker
+from engine.replay.merge import MergedBatch, MergedInputs
 from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, map_log, open_log
 from engine.replay.writer import RecordWriter
 
@@ -32,6 +33,7 @@ class ReplaySummary:
     unknown_refs: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
+    inputs: int = 1
 
     @property
     def fills(self) -> int:
@@ -43,7 +45,8 @@ class ReplaySummary:
                              for name in codes.VERDICT_NAMES)
         lines = [
             f"ceguard replay: {self.fills:,} fills judged in {self.seconds:.2f} s "
-            f"({rate:,.0f} fills/s, {self.bytes_read / 1e6:,.1f} MB read)",
+            f"({rate:,.0f} fills/s, {self.bytes_read / 1e6:,.1f} MB read"
+            + (f", {self.inputs} inputs merged by TransactTime)" if self.inputs > 1 else ")"),
             f"  {verdicts}",
             f"  multi-stock events {self.events:,}  duplicates dropped {self.duplicates:,}  "
             f"venue busts {self.venue_busts:,}  venue corrections {self.venue_corrections:,}"
@@ -54,6 +57,19 @@ class ReplaySummary:
             lines.append("  rejected by reason: " + ", ".join(
                 f"{reason} {n:,}" for reason, n in self.rejects.most_common()))
         return "\n".join(lines)
+
+
+@dataclass
+class _FileChunk:
+    """A block of one input (or the whole mapped file) that decision rows point into."""
+
+    data: bytes | mmap.mmap
+    source: int  # input index
+    first_line: int  # unit number of the input's first unit
+
+    def where(self, unit: int) -> tuple[int, int]:
+        """(input index, line in that input) of a row's unit number."""
+        return self.source, unit - self.first_line + 1
 
 
 class _Progress:
@@ -90,8 +106,8 @@ class Replay:
         self._keep = np.array([not only_flagged or code in _FLAGGED
                                for code in range(len(codes.VERDICT_NAMES))], np.int64)
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
-        # chunk id -> (its bytes, or the whole mapped file, input index)
-        self._chunks: dict[int, tuple[bytes | mmap.mmap, int]] = {}
+        # chunk id -> the bytes its rows point into, and where each row was read
+        self._chunks: dict[int, _FileChunk | MergedBatch] = {}
         self._first_line: list[int] = []  # global unit number of each input's first unit
         self._sources: list[str] = []
         self._next_line = 1
@@ -103,8 +119,11 @@ class Replay:
     def run(self, paths: list[str]) -> ReplaySummary:
         started = time.perf_counter()
         self._name_sources = len(paths) > 1
-        for path in paths:
-            self._replay_one(path)
+        self.summary.inputs = len(paths)
+        if len(paths) > 1:
+            self._replay_merged(paths)
+        else:
+            self._replay_one(paths[0])
         self._emit(self.core.flush())
         self._progress.done()
         for code, n in enumerate(self._dropped):
@@ -172,13 +191,24 @@ class Replay:
         if pos < size:
             self._feed(mapped, buf, pos, size, source, final=True)
 
+    def _replay_merged(self, paths: list[str]) -> None:
+        """Several logs as one: their units merged by time (engine/replay/merge.py)."""
+        self._sources = list(paths)
+        merged = MergedInputs(paths, self.chunk_bytes)
+        label = f"{len(paths)} inputs"
+        for batch in merged.batches():
+            chunk_id = self._add_chunk(batch)
+            self._emit(self.core.judge(batch.buf, batch.units, batch.count, chunk_id))
+            self._release_chunks()
+            self.summary.bytes_read = merged.bytes_read
+            self._progress.update(label, *merged.disk_progress(),
+                                  int(self.core.state.counters[p.C_TRADES]))
+
     def _feed(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int, source: int,
               final: bool) -> int:
         """Decode and judge all complete units of data[pos:n] (buf: data as an array);
         return where the unfinished tail begins."""
-        chunk_id = self._next_chunk
-        self._next_chunk += 1
-        self._chunks[chunk_id] = (data, source)
+        chunk_id = self._add_chunk(_FileChunk(data, source, self._first_line[source]))
         while pos < n:
             count, end, rows = self.core.decode_and_judge(
                 buf, pos, n, final, self._next_line, self._line_start, chunk_id,
@@ -189,12 +219,20 @@ class Replay:
             pos = end
             self._next_line += count
             self._emit(rows)
-        waiting = set(self.core.pending_chunks().tolist())
-        for old in [c for c in self._chunks if c not in waiting and c != chunk_id]:
-            del self._chunks[old]
-        if chunk_id not in waiting:
-            del self._chunks[chunk_id]
+        self._release_chunks()
         return pos
+
+    def _add_chunk(self, chunk: _FileChunk | MergedBatch) -> int:
+        chunk_id = self._next_chunk
+        self._next_chunk += 1
+        self._chunks[chunk_id] = chunk
+        return chunk_id
+
+    def _release_chunks(self) -> None:
+        """Forget the chunks that no row waiting in the window points into."""
+        waiting = set(self.core.pending_chunks().tolist())
+        for done in [c for c in self._chunks if c not in waiting]:
+            del self._chunks[done]
 
     def _emit(self, rows: np.ndarray) -> None:
         if not len(rows):
@@ -206,9 +244,9 @@ class Replay:
         if self.only_flagged:
             rows = rows[np.isin(verdicts, _FLAGGED)]
         for row in rows:
-            data, source = self._chunks[int(row[p.O_CHUNK])]
-            line = int(row[p.O_LINE]) - self._first_line[source] + 1
-            record = self.records.decision(row, data, line)
+            chunk = self._chunks[int(row[p.O_CHUNK])]
+            source, line = chunk.where(int(row[p.O_LINE]))
+            record = self.records.decision(row, chunk.data, line)
             if record["verdict"] == "rejected":
                 self.summary.rejects[record["reason_code"]] += 1
             if self._name_sources:
