@@ -2,12 +2,14 @@
 day they were (engine/replay/merge.py)."""
 
 import io
+import json
 from pathlib import Path
 
 import pytest
 
 from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
+from engine.replay.reader import InputError, chunks, open_log
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
 from engine.rules.rulebook import load_rulebook
@@ -172,3 +174,38 @@ def test_the_progress_line_covers_every_input(tmp_path, capsys):
     err = capsys.readouterr().err
     size = sum(p.stat().st_size for p in paths)
     assert "2 inputs 100.0%" in err, err
+
+
+def test_an_input_that_breaks_stops_the_run_once_everything_read_is_written(tmp_path):
+    """A truncated gzip among the inputs: what was read of every input is judged and
+    written (a candidate waiting in the window too), then the input error."""
+    inst = write_instruments(tmp_path / "i.csv", [("XYZ", "1", "100.00")])
+    a = write_log(tmp_path / "a.log", [trade(f"A{n}", "XYZ", "100.00", time=_at(2 * n))
+                                       for n in range(60)])
+    b_messages = [trade(f"B{n}", "XYZ", "100.10", time=_at(2 * n + 1), begin="FIX.4.2")
+                  for n in range(60)]
+    b_messages[3] = trade("B3", "XYZ", "90.00", time=_at(7), begin="FIX.4.2")  # erroneous
+    zipped = write_log(tmp_path / "b.log.gz", b_messages, "gzip").read_bytes()
+    broken = tmp_path / "b.log.gz"
+    broken.write_bytes(zipped[: len(zipped) * 2 // 3])
+    readable = b""  # what of it can be read, as the replay reads it
+    stream, _ = open_log(str(broken))
+    with pytest.raises(InputError):
+        for block in chunks(stream, str(broken), 64):
+            readable += block
+    assert 0 < readable.count(b"\n") < len(b_messages) - 5
+    intact = tmp_path / "b.log"
+    intact.write_bytes(readable)
+
+    out = io.StringIO()
+    core = Surveillance(load_rulebook(), load_instruments(inst))
+    with pytest.raises(InputError, match="b.log.gz: cannot be read after"):
+        Replay(core, RecordWriter(out, "jsonl"), False, chunk_bytes=64).run([str(a), str(broken)])
+    written = _strip([json.loads(line) for line in out.getvalue().splitlines()])
+    expected = [json.loads(line) for line in _run([a, intact], inst, 64).splitlines()]
+    # all of b that could be read, and only records the intact inputs give too
+    assert [r for r in written if r.get("exec_id", "B").startswith("B")] == \
+        _strip([r for r in expected if r.get("exec_id", "B").startswith("B")])
+    assert by_exec(written)["B3"]["verdict"] == "erroneous"
+    assert all(r in _strip(expected) for r in written)
+    assert len(written) < len(expected)  # a was not read to its end

@@ -12,6 +12,10 @@
   its input have;
 - equal times go out in the order the inputs were named on the command line.
 
+An input that cannot be read to its end (a truncated gzip) ends where it broke, the
+units already decoded from every input are merged and judged, and then the InputError
+stops the run: nothing already read is lost.
+
 Each batch of merged units is copied, message bytes and all, into a buffer of its own,
 which the core judges like a chunk of one log; the batch remembers every unit's input
 and line (the units' U_LINE becomes a sequence number over the merged stream, the order
@@ -28,7 +32,7 @@ import numpy as np
 from engine import codes
 from engine.fix import decoder as d
 from engine.jit import kernel
-from engine.replay.reader import chunks, disk_position, open_log
+from engine.replay.reader import InputError, chunks, disk_position, open_log
 
 UNITS_PER_INPUT = 1 << 12  # decoded units held per input (~1.5 MB each)
 UNITS_PER_BATCH = 1 << 14  # merged units judged per call
@@ -60,6 +64,7 @@ class _Input:
         self.path = path
         self.units = units
         self.bytes_read = 0
+        self.error: InputError | None = None  # why it could not be read to its end
         self._stream, self.size = open_log(path)
         self._blocks = chunks(self._stream, path, block_bytes)
         self._data = b""
@@ -69,6 +74,7 @@ class _Input:
         self._next_line = 1
         self._line_start = True  # does _data[_pos] begin a line?
         self._caret_soh: bool | None = None  # is this file ^A-delimited? (first block says)
+        self._read_to: int | None = None  # disk position when closed
 
     def decode_more(self) -> int:
         """Decode the next units into `units` (replacing those there); 0 at the end."""
@@ -81,14 +87,18 @@ class _Input:
                 self._next_line += count
                 return count
             if self._final:
-                self._stream.close()
+                self._close()
                 return 0
             self._read_block()
 
     def _read_block(self) -> None:
         """The next block after the undecoded tail of this one (the final tail at the end)."""
         carry = self._data[self._pos:]
-        block = next(self._blocks, None)
+        try:
+            block = next(self._blocks, None)
+        except InputError as exc:  # what was read before is still decoded
+            self.error = exc
+            block = None
         if block is None:
             self._final = True
             data = carry
@@ -109,7 +119,12 @@ class _Input:
         return self._buf
 
     def disk_position(self) -> int | None:
-        return disk_position(self._stream)
+        """Bytes read from disk so far (compressed, for gzip), for progress."""
+        return self._read_to if self._stream.closed else disk_position(self._stream)
+
+    def _close(self) -> None:
+        self._read_to = disk_position(self._stream)
+        self._stream.close()
 
 
 class MergedInputs:
@@ -125,6 +140,7 @@ class MergedInputs:
         self._order = np.empty((UNITS_PER_BATCH, 2), np.int64)
         self._offsets = np.empty(UNITS_PER_BATCH + 1, np.int64)
         self._next_seq = 1
+        self._error: InputError | None = None
 
     @property
     def bytes_read(self) -> int:
@@ -139,14 +155,17 @@ class MergedInputs:
         return sum(done), sum(sizes)
 
     def batches(self) -> Iterator[MergedBatch]:
+        """The merged units, a batch at a time; then the first input error, if any."""
         while True:
             self._decode_spent()
             count = merge_order(self._units, self._heads, self._counts, self._more,
                                 self._order)
-            if count == 0 and not self._more.any():
-                return
             if count:
                 yield self._gather(count)
+            elif not self._more.any():
+                break
+        if self._error is not None:
+            raise self._error
 
     def _decode_spent(self) -> None:
         """Decode more of every input whose decoded units have all been merged."""
@@ -155,6 +174,9 @@ class MergedInputs:
                 self._counts[i] = source.decode_more()
                 self._heads[i] = 0
                 self._more[i] = self._counts[i] > 0
+                if not self._more[i] and source.error is not None and self._error is None:
+                    self._error = source.error
+                    self._more[:] = 0  # read no further: merge what is decoded, then stop
 
     def _gather(self, count: int) -> MergedBatch:
         order = self._order

@@ -15,7 +15,8 @@ from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.records import RecordMaker
 from engine.replay.merge import MergedBatch, MergedInputs
-from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, map_log, open_log
+from engine.replay.reader import (CHUNK_BYTES, InputError, chunks, disk_position, map_log,
+                                  open_log)
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
@@ -120,10 +121,14 @@ class Replay:
         started = time.perf_counter()
         self._name_sources = len(paths) > 1
         self.summary.inputs = len(paths)
-        if len(paths) > 1:
-            self._replay_merged(paths)
-        else:
-            self._replay_one(paths[0])
+        try:
+            if len(paths) > 1:
+                self._replay_merged(paths)
+            else:
+                self._replay_one(paths[0])
+        except InputError:
+            self._emit(self.core.flush())  # everything read is written before the error
+            raise
         self._emit(self.core.flush())
         self._progress.done()
         for code, n in enumerate(self._dropped):
