@@ -4,6 +4,8 @@ Generates a realistic drop-copy FileLog (both sides of every match, thousands of
 leveraged funds, sweeps, the injected erroneous events of engine.sim.dropcopy.scenario),
 then, pinned to one core, in one run:
   - ceguard: the real command end to end (process start, read, decode, judge, write);
+  - ceguard merged: the same log split by security into session logs, replayed together
+    (merged by TransactTime, engine/replay/merge.py);
   - baseline: the same log parsed with quickfix.Message and judged in plain Python (last
     sale per symbol, the tier table, integer arithmetic), on a prefix of the log since it
     is slow; its rate is fills per second over that prefix.
@@ -20,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import zlib
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,15 +45,29 @@ def make_log(directory: Path, matches: int, symbols: int) -> tuple[Path, Path, i
     return log, instruments, fills
 
 
+def split_by_symbol(log: Path, sessions: int) -> list[Path]:
+    """The day's log as `sessions` session logs, each security's fills on one of them."""
+    paths = [log.with_name(f"session{n}.log") for n in range(sessions)]
+    outs = [open(path, "wb") for path in paths]
+    with open(log, "rb") as lines:
+        for line in lines:
+            start = line.find(b"\x0155=") + 4
+            symbol = line[start:line.find(b"\x01", start)] if start >= 4 else b""
+            outs[zlib.crc32(symbol) % sessions].write(line)
+    for out in outs:
+        out.close()
+    return paths
+
+
 def ceguard_engine() -> str:
     """Where the ceguard subprocess imports `engine` from (the venv may hold another copy)."""
     return subprocess.run([sys.executable, "-P", "-c", "import engine; print(engine.__file__)"],
                           capture_output=True, text=True, check=True).stdout.strip()
 
 
-def run_ceguard(log: Path, instruments: Path) -> tuple[float, str]:
+def run_ceguard(logs: list[Path], instruments: Path) -> tuple[float, str]:
     started = time.perf_counter()
-    result = subprocess.run([CEGUARD, "replay", str(log), "--instruments", str(instruments),
+    result = subprocess.run([CEGUARD, "replay", *map(str, logs), "--instruments", str(instruments),
                              "--only-flagged", "--out", os.devnull],
                             capture_output=True, text=True, check=True)
     return time.perf_counter() - started, result.stderr.strip()
@@ -99,6 +116,8 @@ def main() -> int:
     parser.add_argument("--symbols", type=int, default=5000)
     parser.add_argument("--baseline", type=int, default=100_000,
                         help="fills the baseline judges (it is slow)")
+    parser.add_argument("--sessions", type=int, default=2,
+                        help="session logs the merged run reads (default 2)")
     args = parser.parse_args()
     os.sched_setaffinity(0, {sorted(os.sched_getaffinity(0))[0]})  # one core, children too
 
@@ -110,15 +129,21 @@ def main() -> int:
         print(f"log: {fills:,} fills over {args.symbols:,} symbols, {size_mb:,.0f} MB "
               f"(generated in {time.perf_counter() - started:.0f} s); ceguard runs "
               f"{ceguard_engine()}")
-        run_ceguard(log, instruments)  # the first run fills the numba cache and page cache
-        seconds, summary = run_ceguard(log, instruments)
+        run_ceguard([log], instruments)  # the first run fills the numba cache and page cache
+        seconds, summary = run_ceguard([log], instruments)
         base_fills, base_seconds, base_flagged = run_baseline(log, instruments, args.baseline)
+        sessions = split_by_symbol(log, args.sessions)
+        run_ceguard(sessions, instruments)
+        merged_seconds, merged_summary = run_ceguard(sessions, instruments)
 
     ceguard_rate = fills / seconds
     base_rate = base_fills / base_seconds
     rows = [
         ("ceguard replay --only-flagged (end to end)", f"{fills:,}", f"{seconds:.2f}",
          f"{ceguard_rate:,.0f}", f"{ceguard_rate / base_rate:.1f}x"),
+        (f"ceguard replay --only-flagged of {args.sessions} session logs (merged)",
+         f"{fills:,}", f"{merged_seconds:.2f}", f"{fills / merged_seconds:,.0f}",
+         f"{fills / merged_seconds / base_rate:.1f}x"),
         ("baseline: quickfix.Message + Python judge", f"{base_fills:,}", f"{base_seconds:.2f}",
          f"{base_rate:,.0f}", "1.0x"),
     ]
@@ -129,6 +154,7 @@ def main() -> int:
     for row in rows:
         print("| " + " | ".join(c.ljust(w) for c, w in zip(row, widths)) + " |")
     print(f"\nceguard's own summary:\n{summary}")
+    print(f"merged:\n{merged_summary}")
     print(f"baseline flagged {base_flagged:,} of {base_fills:,} (simplified rules, no series)")
     return 0
 

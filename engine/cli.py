@@ -61,8 +61,12 @@ def _parser() -> argparse.ArgumentParser:
     replay = sub.add_parser("replay", help="judge every fill of captured FIX logs",
                             description=(
                                 "Read QuickFIX FileLogs, raw SOH streams or |-delimited text "
-                                "(gzip too; - for stdin) and write one decision per trade."))
-    replay.add_argument("paths", nargs="+", metavar="PATH")
+                                "(gzip too; - for stdin) and write one decision per trade. "
+                                "Several logs (a day's sessions) are replayed as one: merged "
+                                "by TransactTime, each keeping its own order."))
+    replay.add_argument("paths", nargs="+", metavar="PATH",
+                        help="logs to replay; several are merged by TransactTime (equal times "
+                             "in the order given; units without a time in their log's order)")
     replay.add_argument("--instruments", metavar="CSV",
                         help="symbol,leverage,prev_close of each security")
     replay.add_argument("--rulebook", metavar="FILE", help="rulebook JSON (default: built in)")

@@ -261,6 +261,16 @@ def layout(units, order, count, offsets):
 
 
 @kernel
+def _copy_bytes(src, start, dst, at, count):
+    """dst[at:at + count] = src[start:start + count]; unsigned indices spare numba's
+    negative-index fix-up, which kept the loop from vectorizing (15x slower)."""
+    src_at = np.uint64(start)
+    dst_at = np.uint64(at)
+    for k in range(np.uint64(count)):
+        dst[dst_at + k] = src[src_at + k]
+
+
+@kernel
 def gather(source, buf, units, order, count, offsets, first_seq, out_buf, out_units,
            out_lines):
     """Copy the merged units of input `source` (its decoded `units` pointing into `buf`)
@@ -274,8 +284,7 @@ def gather(source, buf, units, order, count, offsets, first_seq, out_buf, out_un
         row = out_units[j]
         lo, hi = _byte_range(unit)
         at = offsets[j]
-        for b in range(hi - lo):
-            out_buf[at + b] = buf[lo + b]
+        _copy_bytes(buf, lo, out_buf, at, hi - lo)
         shift = at - lo
         for c in range(unit.shape[0]):
             row[c] = unit[c]

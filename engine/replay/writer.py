@@ -41,11 +41,13 @@ class RecordWriter:
         self._csv.writerow(record)
 
     def _text(self, r: dict) -> None:
+        # with several inputs, which one: path:line
+        where = f"{r['source']}:{r['line']}" if "source" in r else r["line"]
         if r["verdict"] == "rejected":
-            self.out.write(f"{r['line']:>8}  REJECTED: {r['reason']}\n")
+            self.out.write(f"{where:>8}  REJECTED: {r['reason']}\n")
             return
         self.out.write(
-            f"{r['line']:>8}  {r['symbol']:<8} {r['side']:<5} {r['price']:>11} "
+            f"{where:>8}  {r['symbol']:<8} {r['side']:<5} {r['price']:>11} "
             f"{r['reference_price'] or '-':>11} {r['threshold_pct'] or '-':>7} "
             f"{r['deviation_pct'] or '-':>9} {r['event_size'] or '':>5}  {r['rule'] or '-':<7} "
             f"{r['verdict'].upper()}\n")
