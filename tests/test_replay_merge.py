@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from engine.cli import main
 from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
 from engine.replay.reader import InputError, chunks, open_log
@@ -209,3 +210,13 @@ def test_an_input_that_breaks_stops_the_run_once_everything_read_is_written(tmp_
     assert by_exec(written)["B3"]["verdict"] == "erroneous"
     assert all(r in _strip(expected) for r in written)
     assert len(written) < len(expected)  # a was not read to its end
+
+
+def test_text_records_of_several_inputs_say_which_file(tmp_path):
+    a = write_log(tmp_path / "a.log", [trade("TA", "XYZ", "10.00", time=_at(1))])
+    b = write_log(tmp_path / "b.log", ["junk", trade("TB", "XYZ", "10.20", time=_at(2))])
+    out = tmp_path / "out.txt"
+    assert main(["replay", str(a), str(b), "--format", "text", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()[1:]
+    assert [line.split()[0] for line in lines] == [f"{b}:1", f"{a}:1", f"{b}:2"]
+    assert "REJECTED: no FIX message" in lines[0]
