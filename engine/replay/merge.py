@@ -196,6 +196,7 @@ class MergedInputs:
 
 @kernel
 def _merge_key(unit):
+    """What the merge orders a unit by: a trade's time (ns), else _NO_TIME."""
     if unit[d.U_KIND] == codes.UNIT_TRADE:
         return unit[d.U_TIME_NS]
     return _NO_TIME
