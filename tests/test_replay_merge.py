@@ -5,6 +5,7 @@ import io
 import json
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from engine.cli import main
@@ -18,6 +19,7 @@ from engine.sim.dropcopy import encode
 
 from conftest import by_exec, match, trade, write_instruments, write_log
 
+SCHEMA = json.loads((Path(__file__).parent.parent / "schemas/decision.schema.json").read_text())
 BEGIN_OF = {"a": "FIX.4.4", "b": "FIX.4.2"}
 
 
@@ -80,6 +82,7 @@ def test_two_sessions_merged_give_the_event_and_the_decisions_of_one_time_ordere
     assert _strip(merged) == _strip(expected)
     # each record names its file and its line there
     for r in merged:
+        jsonschema.validate(r, SCHEMA)
         session = Path(r["source"]).stem
         messages = [m for _, m in logs[session]]
         assert f"\x0117={r['exec_id']}\x01" in messages[r["line"] - 1]
