@@ -151,7 +151,7 @@ def test_instruments_and_rulebook_accept_nine_decimals_and_name_the_limit(tmp_pa
 def test_check_cli_takes_nine_decimals():
     result = subprocess.run([CEGUARD, "check", "--reference-price", "43250.12345678",
                              "--price", "44547.627160484"], capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr
+    assert result.returncode == 1, result.stderr  # erroneous
     assert "ERRONEOUS" in result.stdout
     assert "41952.6197530766 .. 44547.6271604834" in result.stdout
     result = subprocess.run([CEGUARD, "check", "--reference-price", "1.0850123",
