@@ -294,3 +294,15 @@ def test_a_fill_whose_executing_firm_cannot_be_found_gets_an_unroutable_bust(
                                    result="unroutable") == before + 1, what="the count")
     assert [e for e in server.events("bust")
             if e["exec_id"] == exec_id and e["result"] == "unroutable"]
+
+
+def test_alert_rules_use_only_metrics_the_server_exports(live):
+    server = live[0]
+    rules = (ROOT / "deploy" / "prometheus" / "alerts.yml").read_text()
+    used = set(re.findall(r"ceguard_[a-z_]+", rules))
+    exported = set(re.findall(r"^# TYPE (ceguard_[a-z_]+)", server.scrape(), re.M))
+    exported |= {f"{name}_{suffix}" for name in exported
+                 for suffix in ("total", "bucket", "count", "sum")}
+    assert {"ceguard_fills_possibly_lost_total", "ceguard_busts_rejected_total"} <= used
+    # The review metrics exist only in review mode (engine/review/metrics.py).
+    assert {u for u in used if "review" not in u} <= exported, sorted(used - exported)
