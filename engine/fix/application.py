@@ -109,7 +109,7 @@ class CeguardApplication(fix.Application):
             session = session_id.toString()
             if msg_type == "A":
                 self.resends.logon(session, int(header.getField(34)))
-            elif msg_type == "4":
+            elif msg_type == "4" and session not in self.bust_only:  # firms send no fills
                 self._sequence_reset(message, session_id, session)
             else:
                 self._refused(message, session)
