@@ -12,13 +12,16 @@ those would be gap-filled and counted too ("possibly" lost: the residual, docume
 
 from __future__ import annotations
 
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 
 import quickfix as fix
 
-from engine.sim.live import Peer
+from engine.sim.live import Peer, drop_copy
 from live import journal_rows, matching_engine, send, sides, start_server, wait_for
+from test_live_faults import fill_up, small_disk
 
 SESSION = "FIX.4.4:CEGUARD->MATCHING1"
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
@@ -99,3 +102,41 @@ def test_a_gap_fill_over_requested_fills_is_counted_journaled_and_shown(tmp_path
     finally:
         engine.stop()
         server.stop()
+
+
+def test_fills_refused_for_a_journal_failure_then_gap_filled_are_counted(tmp_path):
+    """The issue's case: fills QuickFIX took but the journal did not (here a full disk),
+    asked for again at the next logon (seqnum_realigned), and gap-filled by the venue."""
+    with small_disk(tmp_path / "jdisk") as disk:
+        server = start_server(tmp_path, journal_name="jdisk/journal.sqlite")
+        engine = matching_engine(server, tmp_path / "venue", versions=("FIX.4.4",),
+                                 peer=NoResends())
+        try:
+            assert engine.wait_logon()
+            send(engine, "FIX.4.4", sides("JF-1", "FAT", "60.50", order="JF-O1"))
+            wait_for(lambda: journal_rows(server, "SELECT COUNT(*) FROM decisions")[0][0] == 2,
+                     what="the first decisions")
+            with closing(sqlite3.connect(disk / "journal.sqlite")) as db:
+                db.execute("PRAGMA wal_checkpoint(TRUNCATE)")  # see test_live_faults
+            filler = fill_up(disk)
+            refused = [drop_copy(one, "FIX.4.4") for one in
+                       sides("JF-2", "FAT", "66.00", order="JF-O2") +
+                       sides("JF-3", "FAT", "61.00", order="JF-O3")]
+            for message in refused:
+                assert engine.send(VENUE, message)
+            numbers = [int(m.getHeader().getField(34)) for m in refused]
+            wait_for(lambda: server.events("journal_failed"), what="the journal failure")
+            filler.unlink()
+            wait_for(lambda: server.events("journal_resumed"), what="the journal to resume")
+            wait_for(lambda: lost(server) >= len(refused), timeout=30,
+                     what="the gap-filled fills counted")
+            assert server.events("seqnum_realigned")
+            (event,) = server.events("fills_possibly_lost")
+            assert event["first_seq"] <= min(numbers) and max(numbers) <= event["last_seq"]
+            assert journal_rows(server, "SELECT COUNT(*) FROM decisions")[0][0] == 2
+            (row,) = journal_rows(server, "SELECT first_seq, last_seq, possibly_lost "
+                                          "FROM gap_fills")
+            assert row == (event["first_seq"], event["last_seq"], event["possibly_lost"])
+        finally:
+            engine.stop()
+            server.stop()
