@@ -64,7 +64,8 @@ def live(tmp_path_factory):
                                   [("FIX.4.4", "FIRMB", ACCEPTOR)])
     firma = fix.Dictionary()  # SessionSettings.set adds [DEFAULT]'s keys
     for key, value in (("BeginString", "FIX.4.4"), ("SenderCompID", "FIRMA"),
-                       ("TargetCompID", ACCEPTOR),
+                       ("TargetCompID", ACCEPTOR), ("SocketConnectHost", "127.0.0.1"),
+                       ("SocketConnectPort", str(server.fix_port)),
                        ("DataDictionary", str(without_trade_cancel(directory)))):
         firma.setString(key, value)
     settings.set(fix.SessionID("FIX.4.4", "FIRMA", ACCEPTOR), firma)
