@@ -39,14 +39,17 @@ def test_default_config_resolves_against_its_own_folder():
 def test_shipped_sessions_dictionaries_and_overrides(tmp_path):
     settings = load_session_settings(ROOT / "fix_configs" / "ceguard.cfg",
                                      {"SocketAcceptPort": "7001", "FileStorePath": "st",
-                                      "AllowedRemoteAddresses": ""}, tmp_path)
+                                      "AllowedRemoteAddresses": ""}, tmp_path,
+                                     firm_sessions=frozenset({"FIX.4.4:CEGUARD->FIRMA",
+                                                              "FIX.4.4:CEGUARD->FIRMB"}))
     assert settings.sessions == ["FIX.4.4:CEGUARD->MATCHING1", "FIX.4.2:CEGUARD->MATCHING1",
                                  "FIXT.1.1:CEGUARD->MATCHING1", "FIX.4.4:CEGUARD->FIRMA",
                                  "FIX.4.4:CEGUARD->FIRMB"]
     assert "SocketAcceptPort=7001" in settings.text
     assert f"FileStorePath={tmp_path / 'st'}" in settings.text
     assert "AllowedRemoteAddresses" not in settings.text
-    assert f"DataDictionary={ROOT / 'fix_configs' / 'FIX42.xml'}" in settings.text
+    # The firms' sessions keep the cfg's dictionary (drop copies get a lenient copy).
+    assert f"DataDictionary={ROOT / 'fix_configs' / 'FIX44.xml'}" in settings.text
     assert (tmp_path / "st").is_dir()
 
 

@@ -4,6 +4,9 @@ FIX.4.2: ExecTransType 20=1 (Cancel) with ExecRefID 19; FIX.4.2 has no ExecType 
 150 (and 39) carry the order's state after the bust, the FIX forum's guidance.
 FIX.4.4 and FIX.5.0SP2: ExecType 150=H (Trade Cancel) with 19. The bust's own ExecID
 is deterministic (BUST-<busted ExecID>), so a repeat after a crash is recognisable.
+A FIXT.1.1 bust carries no ApplVerID (1128): the DefaultApplVerID of the Logons applies
+(FIX.5.0SP2 on ceguard's sessions), and some engines' FIX.5.0SP2 dictionaries reject 1128
+on an ExecutionReport (FIX_NOTES.md section 7). Its fields are valid on every FIX.5.0.
 
 ceguard keeps no order book, so the order's quantities after the bust come from the
 busted report: CumQty drops by the busted quantity, LeavesQty grows by it, and AvgPx is
@@ -22,7 +25,7 @@ BUST_PREFIX = "BUST-"
 ORDER_STATUS_NEW = "0"
 ORDER_STATUS_PARTIAL = "1"
 EXEC_RESTATEMENT_OTHER = "99"
-APPL_VER_FIX50SP2 = "9"
+APPL_VER_FIX50SP2 = "9"  # ApplVerID of FIX.5.0SP2 (review notices still set it)
 TEXT_LIMIT = 200
 
 # Echoed from the busted report when present, in this order.
@@ -40,7 +43,8 @@ def fields_of(raw: bytes) -> dict[int, str]:
 
 
 def executing_firms(raw: bytes) -> list[str]:
-    """PartyIDs (448) whose PartyRole (452) is 1, executing firm, in message order."""
+    """PartyIDs (448) whose PartyRole (452) is 1, executing firm, in message order
+    (empty without a Parties group or without such a party: `unroutable_reason`)."""
     firms: list[str] = []
     party: str | None = None
     for part in raw.split(SOH):
@@ -52,6 +56,13 @@ def executing_firms(raw: bytes) -> list[str]:
                 firms.append(party)
             party = None
     return firms
+
+
+def unroutable_reason(raw: bytes) -> str:
+    """Why a fill names no executing firm: the words of a bust row's detail."""
+    if b"\x01453=" not in raw and b"\x01448=" not in raw:
+        return "the fill has no Parties group (453)"
+    return "the fill's Parties group has no executing firm (PartyRole 452=1)"
 
 
 def bust_exec_id(exec_id: str) -> str:
@@ -95,10 +106,8 @@ def bust_text(begin_string: str, original: bytes, record: dict,
     moment = now or datetime.now(timezone.utc)
     body[60] = moment.strftime("%Y%m%d-%H:%M:%S.") + f"{moment.microsecond // 1000:03d}"
     body[58] = reason_text(record)
-    header = "35=8\x01" + (f"1128={APPL_VER_FIX50SP2}\x01" if begin_string == "FIXT.1.1"
-                           else "")
     # Every value comes from the busted message's fields (the record's too): no SOH.
-    return header + "".join(f"{tag}={value}\x01" for tag, value in body.items())
+    return "35=8\x01" + "".join(f"{tag}={value}\x01" for tag, value in body.items())
 
 
 def bust_message(text: str) -> fix.Message:

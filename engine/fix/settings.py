@@ -6,6 +6,10 @@ same wherever it is started. Overrides from the engine config replace a key for 
 session (an empty value removes it). Problems become ConfigErrors naming file and key.
 An acceptor's AllowedRemoteAddresses is taken out of what QuickFIX sees and returned per
 session: ceguard enforces it itself, with a Logout naming the reason (engine/fix/auth.py).
+An acceptor's drop-copy sessions (every session that is not a firm's) get lenient
+validation whatever the cfg says (engine/fix/lenient.py): a lenient copy of their
+application dictionary (ceguard's shipped one when the cfg names none) and the settings
+that relax the rest; a cfg value that said otherwise is returned for the start-up log.
 """
 
 from __future__ import annotations
@@ -16,10 +20,18 @@ from pathlib import Path
 import quickfix as fix
 
 from engine.errors import ConfigError
+from engine.fix.lenient import LENIENT_SETTINGS, lenient_dictionary
 
 DICTIONARY_KEYS = ("DataDictionary", "TransportDataDictionary", "AppDataDictionary")
 DIRECTORY_KEYS = ("FileStorePath", "FileLogPath", "FileLogBackupPath")
 ALLOWED_ADDRESSES = "AllowedRemoteAddresses"
+SHIPPED_DICTIONARIES = Path(__file__).resolve().parent.parent.parent / "fix_configs"
+# A drop-copy session's dictionaries when its cfg names none, by BeginString.
+_DEFAULT_DICTIONARIES = {
+    "FIX.4.2": {"DataDictionary": "FIX42.xml"},
+    "FIX.4.4": {"DataDictionary": "FIX44.xml"},
+    "FIXT.1.1": {"TransportDataDictionary": "FIXT11.xml", "AppDataDictionary": "FIX50SP2.xml"},
+}
 
 
 @dataclass(frozen=True)
@@ -28,10 +40,15 @@ class SessionSettings:
     sessions: list[str]  # QuickFIX session ids, e.g. "FIX.4.4:CEGUARD->FIRMA"
     text: str  # the settings as QuickFIX sees them, for the start-up log
     allowed_addresses: dict[str, str] = field(default_factory=dict)  # session id -> value
+    # Drop-copy session id -> the cfg's "Key=value" settings ceguard overrode (lenient.py).
+    overridden: dict[str, list[str]] = field(default_factory=dict)
 
 
 def load_session_settings(path: Path, overrides: dict[str, str], overrides_base: Path,
-                          connection_type: str = "acceptor") -> SessionSettings:
+                          connection_type: str = "acceptor",
+                          firm_sessions: frozenset[str] = frozenset()) -> SessionSettings:
+    """`firm_sessions`: the acceptor's sessions that receive busts and send no fills; they
+    keep the cfg's validation. Every other acceptor session is a drop copy."""
     where = str(path)
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -50,10 +67,15 @@ def load_session_settings(path: Path, overrides: dict[str, str], overrides_base:
                           "add a [SESSION] with BeginString, SenderCompID and TargetCompID")
     ids = []
     allowed = {}
+    overridden = {}
     for number, session in enumerate(sessions, start=1):
         merged = {**default, **session}
         ids.append(_check_session(where, number, merged, connection_type))
         allowed[ids[-1]] = merged.get(ALLOWED_ADDRESSES, "")
+        if connection_type == "acceptor" and ids[-1] not in firm_sessions:
+            changed = _make_lenient(where, number, session, merged)
+            if changed:
+                overridden[ids[-1]] = changed
     if connection_type == "acceptor":
         for section in sections:
             section.pop(ALLOWED_ADDRESSES, None)
@@ -64,7 +86,7 @@ def load_session_settings(path: Path, overrides: dict[str, str], overrides_base:
     except fix.ConfigError as exc:
         raise ConfigError(where, "(settings)", f"QuickFIX rejects them: {exc}",
                           "correct the key QuickFIX names") from exc
-    return SessionSettings(settings, ids, text, allowed)
+    return SessionSettings(settings, ids, text, allowed, overridden)
 
 
 def _parse(where: str, lines: list[str]) -> list[dict[str, str]]:
@@ -142,6 +164,33 @@ def _check_session(where: str, number: int, merged: dict[str, str],
     if merged.get("SessionQualifier"):
         session_id += f":{merged['SessionQualifier']}"
     return session_id
+
+
+def _make_lenient(where: str, number: int, session: dict[str, str],
+                  merged: dict[str, str]) -> list[str]:
+    """Give a drop-copy session lenient validation (in its own section, which overrides
+    [DEFAULT]); returns the cfg's settings that said otherwise."""
+    changed = [f"{key}={merged[key]}" for key, value in LENIENT_SETTINGS.items()
+               if key in merged and merged[key].upper() != value]
+    session.update(LENIENT_SETTINGS)
+    fixt = merged["BeginString"] == "FIXT.1.1"
+    application_keys = [k for k in merged if k.startswith("AppDataDictionary")] if fixt \
+        else [k for k in ("DataDictionary",) if merged.get(k)]
+    defaults = _DEFAULT_DICTIONARIES.get(merged["BeginString"], {})
+    if not application_keys or (fixt and not merged.get("TransportDataDictionary")):
+        if not defaults:
+            raise ConfigError(where, f"[SESSION] #{number} DataDictionary",
+                              f"is not set, and ceguard ships no dictionary for "
+                              f"{merged['BeginString']}",
+                              "name the venue's data dictionary XML for this session")
+        for key, name in defaults.items():
+            if not merged.get(key):
+                session[key] = merged[key] = str(SHIPPED_DICTIONARIES / name)
+                if key != "TransportDataDictionary":
+                    application_keys.append(key)
+    for key in application_keys:
+        session[key] = str(lenient_dictionary(Path(merged[key])))
+    return changed
 
 
 def _render(sections: list[dict[str, str]]) -> str:

@@ -8,6 +8,10 @@ number when fromApp returns, before the batch is durable, so the journal keeps i
 account: at start-up and at every logon of a drop-copy session the session's expected
 sequence number is set back to the journal's + 1 when QuickFIX's store is ahead, and
 QuickFIX asks the matching engine to resend the rest (engine/live/sessions.py).
+At a clean stop `inbound` is moved to how far each session was fully processed
+(mark_processed), so the next start asks for nothing that was not a fill. Table
+`gap_fills` records each gap fill over MsgSeqNums ceguard had asked to have resent
+(engine/fix/resends.py): fills possibly lost.
 The fills table, replayed in order with the recorded window closes, rebuilds the
 surveillance core exactly (reference prices, seen ExecIDs, pending candidates); the
 busts table says which busts still have to go out after a restart.
@@ -52,7 +56,7 @@ CREATE TABLE IF NOT EXISTS busts (
     fill_seq INTEGER NOT NULL REFERENCES fills(seq),
     recipient TEXT NOT NULL,          -- 'venue' or 'firm'
     firm TEXT,
-    status TEXT NOT NULL,             -- pending, sent, queued, failed
+    status TEXT NOT NULL,             -- pending, sent, queued, failed, unroutable, rejected
     detail TEXT,
     created_at TEXT NOT NULL,
     updated_at TEXT NOT NULL,
@@ -61,8 +65,17 @@ CREATE TABLE IF NOT EXISTS busts (
 CREATE INDEX IF NOT EXISTS busts_status ON busts(status);
 CREATE TABLE IF NOT EXISTS inbound (
     session TEXT PRIMARY KEY,         -- drop-copy session id
-    last_msg_seq_num INTEGER NOT NULL,  -- MsgSeqNum (34) of its last journaled fill
-    fill_seq INTEGER NOT NULL         -- and that fill's number
+    last_msg_seq_num INTEGER NOT NULL,  -- MsgSeqNum (34) of its last journaled fill, or
+                                      -- at a clean stop how far the session was processed
+    fill_seq INTEGER NOT NULL         -- the last fill's number (0: none yet)
+);
+CREATE TABLE IF NOT EXISTS gap_fills (
+    session TEXT NOT NULL,            -- drop-copy session id
+    first_seq INTEGER NOT NULL,       -- MsgSeqNums skipped that ceguard had asked for
+    last_seq INTEGER NOT NULL,
+    possibly_lost INTEGER NOT NULL,   -- of them, not known to be other than fills
+    requested TEXT NOT NULL,          -- the ResendRequests' ranges, BeginSeqNo-EndSeqNo
+    received_at TEXT NOT NULL
 );
 """
 
@@ -155,6 +168,32 @@ class Journal:
         self._db.executemany("INSERT OR REPLACE INTO inbound VALUES (?, ?, ?)",
                              [(session, msg, seq)
                               for session, (msg, seq) in last_msg_seq_nums.items()])
+
+    def mark_processed(self, processed: dict[str, int]) -> None:
+        """At a clean stop: every MsgSeqNum up to processed[session] was handled (the fills
+        among them are journaled), whatever the last fill's was."""
+        self.begin()
+        try:
+            self._db.executemany(
+                "INSERT INTO inbound VALUES (?, ?, 0) ON CONFLICT(session) "
+                "DO UPDATE SET last_msg_seq_num = excluded.last_msg_seq_num",
+                list(processed.items()))
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    def add_gap_fill(self, session: str, first: int, last: int, possibly_lost: int,
+                     requested: str, at: str) -> None:
+        self._db.execute("INSERT INTO gap_fills VALUES (?, ?, ?, ?, ?, ?)",
+                         (session, first, last, possibly_lost, requested, at))
+
+    def gap_fills(self, limit: int) -> list[tuple[str, str, int, int, int, str]]:
+        """(received_at, session, first, last, possibly_lost, requested), oldest first."""
+        rows = self._db.execute(
+            "SELECT received_at, session, first_seq, last_seq, possibly_lost, requested "
+            "FROM gap_fills ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
+        return rows[::-1]
 
     def probe(self, at: str) -> None:
         """A write that must reach the disk: is the journal usable again?"""
@@ -264,4 +303,8 @@ class Journal:
             result[verdict] = n
         for status, n in self._db.execute("SELECT status, COUNT(*) FROM busts GROUP BY status"):
             result[f"busts_{status}"] = n
+        (lost,) = self._db.execute("SELECT COALESCE(SUM(possibly_lost), 0) FROM gap_fills"
+                                   ).fetchone()
+        if lost:
+            result["fills_possibly_lost"] = lost
         return result

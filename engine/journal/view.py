@@ -1,4 +1,5 @@
-"""`ceguard journal`: recent decisions and busts, for people (text) or programs (jsonl)."""
+"""`ceguard journal`: recent decisions, busts and gap fills over requested resends (fills
+possibly lost), for people (text) or programs (jsonl)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ def show(args: argparse.Namespace) -> int:
     try:
         decisions = journal.recent_decisions(args.limit, None if args.all else FLAGGED)
         busts = journal.recent_busts(args.limit)
+        gaps = journal.gap_fills(args.limit)
         counts = journal.counts()
     finally:
         journal.close()
@@ -31,6 +33,10 @@ def show(args: argparse.Namespace) -> int:
             print(json.dumps({"kind": "decision", "decided_at": at, **record}))
         for at, bust in busts:
             print(json.dumps({"kind": "bust", "updated_at": at, **bust.__dict__}))
+        for at, session, first, last, lost, requested in gaps:
+            print(json.dumps({"kind": "gap_fill", "received_at": at, "session": session,
+                              "first_seq": first, "last_seq": last, "possibly_lost": lost,
+                              "requested": requested}))
         return 0
     print(f"journal {path}")
     print("  " + "  ".join(f"{key} {value:,}" for key, value in counts.items()))
@@ -43,6 +49,12 @@ def show(args: argparse.Namespace) -> int:
         detail = f"  ({bust.detail})" if bust.detail else ""
         print(f"  {at[:23]}  {bust.status:<7} {bust.bust_exec_id:<24} -> {bust.session}"
               f"  [{bust.recipient}]{detail}")
+    if gaps:
+        print(f"\nlast {len(gaps)} gap fills over resends ceguard asked for "
+              "(fills possibly lost):")
+    for at, session, first, last, lost, requested in gaps:
+        print(f"  {at[:23]}  {session}  MsgSeqNum {first}-{last}: {lost} possibly lost"
+              f"  (asked for {requested})")
     return 0
 
 

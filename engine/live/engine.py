@@ -45,10 +45,12 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.busts import bust_exec_id, bust_message, bust_text, executing_firms
+from engine.fix.busts import (bust_exec_id, bust_message, bust_text, executing_firms,
+                              unroutable_reason)
 from engine.fix.intake import FillQueue
+from engine.fix.rejects import business_reject, msg_seq_num
 from engine.journal.store import BustRow, Journal
-from engine.live.notifier import FAILED, SENT, Notifier
+from engine.live.notifier import FAILED, REJECTED, SENT, UNROUTABLE, Notifier
 from engine.live.sessions import DropCopySessions
 from engine.live.writer import (FULL_ENOUGH, LINGER_SECONDS, MAX_BATCH, Batch, UtcClock,
                                 WriterThread)
@@ -157,7 +159,26 @@ class LiveEngine:
         self._writer.stop()
         with self.lock:
             self._write_pending()  # in case the writer never started
+            self._mark_processed()
             self.journal.close()
+
+    def _mark_processed(self) -> None:
+        """At a clean stop (the acceptor stopped, every fill it took committed): journal
+        how far each drop-copy session was fully processed, QuickFIX's expected MsgSeqNum
+        - 1. The next start then does not ask again for the heartbeats and the Logout
+        that followed the last fill, which a matching engine answers with a gap fill
+        (counted as fills possibly lost, engine/fix/resends.py)."""
+        if self.halted is not None or self.notifier is None or self.sessions is None:
+            return
+        processed = {}
+        for session in self.sessions.names():
+            expected = self.notifier.next_target_seq_num(session)
+            if expected is not None:
+                processed[session] = expected - 1
+        try:
+            self.journal.mark_processed(processed)
+        except JOURNAL_ERRORS as exc:  # the next start asks for a little more: harmless
+            self.log.warning("processed_not_marked", error=f"{type(exc).__name__}: {exc}")
 
     def resend_unsent(self) -> tuple[int, int]:
         """Busts recorded as pending when the engine stopped: (sent now, found handed over).
@@ -437,12 +458,12 @@ class LiveEngine:
                 continue
             if row[p.O_VERDICT] != _ERRONEOUS:
                 plain.append((line, record))
-                decided.append((record, session))
+                decided.append((record, session, raw))
                 continue
             # One by one: a decision or bust already recorded is not acted on again.
             if not journal.add_decision(line, record, now):
                 continue
-            decided.append((record, session))
+            decided.append((record, session, raw))
             if self.review is not None:  # review mode: a case, not a bust
                 flagged.append((line, session, raw, record))
                 continue
@@ -536,25 +557,34 @@ class LiveEngine:
 
     def _busts_for(self, fill_seq: int, raw: bytes, session: str, record: dict
                    ) -> list[BustRow]:
-        """One bust to the matching engine's session and one to each executing firm's."""
+        """One bust to the matching engine's session and one to each executing firm's.
+
+        A firm that cannot be found (no Parties group, no PartyRole 452=1, a PartyID not
+        in [firms]) gets an `unroutable` row saying why: logged and counted when it is
+        "sent" (_send_all), never silent."""
         bust_id = bust_exec_id(record["exec_id"])
-        rows = [BustRow(bust_id, session, record["exec_id"], fill_seq, VENUE, None,
-                        "pending")]
-        for firm in executing_firms(raw):
+        exec_id = record["exec_id"]
+        rows = [BustRow(bust_id, session, exec_id, fill_seq, VENUE, None, "pending")]
+        firms = executing_firms(raw)
+        if not firms:
+            rows.append(BustRow(bust_id, "(no executing firm)", exec_id, fill_seq, FIRM, None,
+                                UNROUTABLE, unroutable_reason(raw)))
+        for firm in firms:
             firm_session = self.firms.get(firm)
             if firm_session is None:
-                rows.append(BustRow(bust_id, f"(no session for firm {firm})", record["exec_id"],
-                                    fill_seq, FIRM, firm, FAILED,
+                rows.append(BustRow(bust_id, f"(no session for firm {firm})", exec_id,
+                                    fill_seq, FIRM, firm, UNROUTABLE,
                                     f"PartyID {firm} is not in the [firms] map of the config"))
             else:
-                rows.append(BustRow(bust_id, firm_session, record["exec_id"], fill_seq, FIRM,
-                                    firm, "pending"))
+                rows.append(BustRow(bust_id, firm_session, exec_id, fill_seq, FIRM, firm,
+                                    "pending"))
         return rows
 
-    def _after(self, batch: Batch, decided: list[tuple[dict, str]], busts: list,
+    def _after(self, batch: Batch, decided: list[tuple[dict, str, bytes]], busts: list,
                rendered: np.ndarray) -> None:
-        """Busts, metrics and logs of a batch that is now durable; `rendered` are the
-        kernel rows of the decisions journaled without a record (_decide)."""
+        """Busts, answers to rejected fills, metrics and logs of a batch that is now
+        durable; `rendered` are the kernel rows of the decisions journaled without a
+        record (_decide)."""
         self._send_all(busts)  # first: they are what is waited for
         metrics = self.metrics
         finished = time.perf_counter()
@@ -571,10 +601,11 @@ class LiveEngine:
             if n:
                 verdicts[codes.VERDICT_NAMES[code]] += n
         event_sizes = set(rendered[rendered[:, p.O_EVENT] > 0, p.O_EVENT].tolist())
-        for record, session in decided:
+        for record, session, raw in decided:
             verdict = record["verdict"]
             if verdict == "rejected":
                 self._log_rejected(record, session)
+                self._answer_rejected(record, session, raw)
                 continue
             verdicts[verdict] += 1
             if record["event_size"] > 0:
@@ -592,6 +623,21 @@ class LiveEngine:
         self.metrics.rejects.labels(record["reason_code"]).inc()
         self.log.warning("rejected", session=session, exec_id=record.get("exec_id"),
                          fill_seq=record["line"], reason=record["reason"])
+
+    def _answer_rejected(self, record: dict, session: str, raw: bytes) -> None:
+        """A BusinessMessageReject to the sender of a fill that could not be judged (its
+        record is journaled). QuickFIX's toApp counts and logs it (SessionEvents)."""
+        ref_seq_num = msg_seq_num(raw)
+        if self.notifier is None or ref_seq_num is None:
+            return
+        try:
+            result, detail = self.notifier.send(session, business_reject(record, ref_seq_num))
+        except Exception as exc:  # a bug or a QuickFIX error: this answer, not the batch
+            result, detail = FAILED, f"{type(exc).__name__}: {exc}"
+        if result == FAILED:
+            self.log.error("business_reject_failed", session=session,
+                           exec_id=record.get("exec_id"), ref_seq_num=ref_seq_num,
+                           detail=detail)
 
     def _log_flag(self, record: dict, session: str) -> None:
         self.log.warning("flag", session=session, symbol=record["symbol"],
@@ -657,8 +703,8 @@ class LiveEngine:
 
     def _send(self, bust: BustRow, raw: bytes, record: dict, received: float | None,
               texts: dict[tuple[str, str], str]) -> tuple[str, str | None]:
-        if bust.status == FAILED:
-            return FAILED, bust.detail
+        if bust.status in (FAILED, UNROUTABLE):
+            return bust.status, bust.detail
         if self.notifier is None or not self.notifier.known(bust.session):
             return FAILED, f"no QuickFIX session {bust.session}"
         begin_string = self.notifier.begin_string(bust.session)
@@ -670,6 +716,39 @@ class LiveEngine:
             self.metrics.bust_latency.observe(time.perf_counter() - received)
         return outcome
 
+    def bust_rejected(self, session: str, bust_exec_id: str, reason: str, detail: str
+                      ) -> None:
+        """A recipient refused a bust (on QuickFIX's thread): journaled `rejected` in the
+        writer's next transaction, counted and logged."""
+        with self.lock:
+            if not self._statuses:
+                self._statuses_since = time.monotonic()
+            self._statuses.append((REJECTED, detail, self._clock.now(), bust_exec_id,
+                                   session))
+        self._wake_writer()
+        self.metrics.busts_rejected.labels(session, reason).inc()
+        self.log.error("bust_rejected", session=session, bust_exec_id=bust_exec_id,
+                       reason=reason, detail=detail)
+
+    def journal_gap_fill(self, session: str, first: int, last: int, possibly_lost: int,
+                         requested: str) -> None:
+        """A gap fill over MsgSeqNums ceguard asked for (on QuickFIX's thread), in a
+        transaction of its own: rare, and the writer may be idle."""
+        with self.lock:
+            if self.halted is not None:
+                return  # logged and counted by the caller; the journal is down
+            try:
+                self.journal.begin()
+                self.journal.add_gap_fill(session, first, last, possibly_lost, requested,
+                                          self._clock.now())
+                self.journal.commit()
+            except JOURNAL_ERRORS as exc:
+                try:
+                    self.journal.rollback()
+                except JOURNAL_ERRORS:
+                    pass
+                self._halt(exc)
+
     def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
         """The bust's status goes into the writer's next transaction (_statuses)."""
         if not self._statuses:
@@ -677,7 +756,7 @@ class LiveEngine:
         self._statuses.append((result, detail, self._clock.now(), bust.bust_exec_id,
                                bust.session))
         self.metrics.busts.labels(bust.recipient, result).inc()
-        log = self.log.error if result == FAILED else self.log.warning
+        log = self.log.error if result in (FAILED, UNROUTABLE) else self.log.warning
         log("bust", session=bust.session, recipient=bust.recipient, firm=bust.firm,
             symbol=record["symbol"], exec_id=bust.exec_id, bust_exec_id=bust.bust_exec_id,
             result=result, detail=detail)

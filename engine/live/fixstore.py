@@ -31,6 +31,17 @@ def store_prefix(settings: fix.SessionSettings, sid: fix.SessionID) -> Path | No
     return Path(dictionary.getString("FileStorePath")) / name
 
 
+def next_seq_nums(prefix: Path | None) -> tuple[int, int] | None:
+    """(next sender, next target) MsgSeqNum of a session's store; None without one."""
+    if prefix is None:
+        return None
+    try:
+        sender, _, target = prefix.with_name(prefix.name + ".seqnums").read_text().partition(":")
+        return int(sender), int(target)
+    except (OSError, ValueError):
+        return None
+
+
 def stored_exec_ids(prefix: Path | None) -> set[str]:
     """ExecIDs (17) of the messages QuickFIX holds for a session; empty without a store."""
     if prefix is None:

@@ -10,11 +10,13 @@ from pathlib import Path
 
 import quickfix as fix
 
-from engine.live.fixstore import store_prefix, stored_exec_ids
+from engine.live.fixstore import next_seq_nums, store_prefix, stored_exec_ids
 
 SENT = "sent"
 QUEUED = "queued"
 FAILED = "failed"
+UNROUTABLE = "unroutable"  # a firm's bust with no session to go to (no executing firm found)
+REJECTED = "rejected"  # the recipient answered the bust with a Reject or BusinessMessageReject
 
 
 class Notifier:
@@ -32,6 +34,12 @@ class Notifier:
     def stored_exec_ids(self, session: str) -> set[str]:
         """ExecIDs of the messages QuickFIX's store holds for `session` (outgoing)."""
         return stored_exec_ids(self._stores.get(session))
+
+    def next_target_seq_num(self, session: str) -> int | None:
+        """The MsgSeqNum QuickFIX's store expects next from `session` (None: no store).
+        Read from the store's file: a stopped acceptor has unregistered its sessions."""
+        numbers = next_seq_nums(self._stores.get(session))
+        return numbers[1] if numbers is not None else None
 
     def begin_string(self, session: str) -> str:
         return self._begin_strings[session]

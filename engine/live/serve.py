@@ -43,7 +43,12 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
     instruments = load_instruments(config.instruments) if config.instruments else []
     fix_settings = load_session_settings(config.fix_settings,
                                          {**config.fix_overrides, **tls_settings(config.tls)},
-                                         config.source.resolve().parent)
+                                         config.source.resolve().parent,
+                                         firm_sessions=frozenset(config.firms.values()))
+    for session, keys in fix_settings.overridden.items():
+        log.warning("validation_overridden", session=session, cfg=keys,
+                    detail="a drop-copy session's validation is always lenient: what a "
+                           "fill carries is for ceguard to judge (README)")
     for party, session in config.firms.items():
         if session not in fix_settings.sessions:
             raise ConfigError(str(config.source), f"firms.{party}",

@@ -16,7 +16,7 @@ from engine import __version__, codes
 
 INTERNAL_ERROR = "internal_error"  # a fill the engine failed on (logged with its traceback)
 BUST_RECIPIENTS = ("venue", "firm")
-BUST_RESULTS = ("sent", "queued", "failed")
+BUST_RESULTS = ("sent", "queued", "failed", "unroutable")
 
 # Latency buckets in seconds: the check is tens of microseconds, a bust with a
 # synchronous journal commit a few milliseconds, a settle window seconds.
@@ -104,6 +104,16 @@ class Metrics:
         self.session_timeouts = Counter("ceguard_session_timeouts",
                                         "Sessions disconnected for want of a complete message "
                                         "within the heartbeat timeout", ["session"], registry=r)
+        # What the FIX session layer would otherwise lose (engine/fix/resends.py,
+        # bust_outcomes.py).
+        self.fills_possibly_lost = Counter("ceguard_fills_possibly_lost",
+                                           "MsgSeqNums ceguard asked to have resent that a "
+                                           "SequenceReset-GapFill skipped: fills possibly "
+                                           "never judged", ["session"], registry=r)
+        self.busts_rejected = Counter("ceguard_busts_rejected",
+                                      "Busts the recipient answered with a Reject (35=3) or "
+                                      "BusinessMessageReject (35=j), by its reason",
+                                      ["session", "reason"], registry=r)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)
@@ -135,6 +145,7 @@ class Metrics:
         self.fills.labels(session)
         self.duplicates.labels(session)
         self.refused.labels(session)
+        self.fills_possibly_lost.labels(session)
 
     def serve(self, host: str, port: int) -> None:
         """Serve /metrics over HTTP from a daemon thread."""

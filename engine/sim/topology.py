@@ -48,7 +48,8 @@ def read_topology(config_path: str | Path | None) -> Topology:
     config = load_config(config_path)
     settings = load_session_settings(config.fix_settings,
                                      {**config.fix_overrides, **tls_settings(config.tls)},
-                                     config.source.resolve().parent)
+                                     config.source.resolve().parent,
+                                     firm_sessions=frozenset(config.firms.values()))
     by_id = {}
     for sid in settings.settings.getSessions():
         dictionary = settings.settings.get(sid)
