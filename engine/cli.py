@@ -72,7 +72,14 @@ def _parser() -> argparse.ArgumentParser:
                                        "it, and send busts to the firms and the matching "
                                        "engine. Logs JSON lines on stdout.")
     serve.add_argument("--config", metavar="TOML",
-                       help="engine config (default: the shipped fix_configs/ceguard.toml)")
+                       help="engine config (default: the shipped fix_configs/ceguard.toml); "
+                            "e.g. --config /etc/ceguard/ceguard.toml")
+    serve.add_argument("--check", action="store_true",
+                       help="check the whole configuration (engine config, QuickFIX cfg, "
+                            "rulebook, instruments, TLS files, journal folder, free ports) "
+                            "and exit without serving: 0 when it would serve, 2 with the "
+                            "file, key and fix of the first problem; e.g. "
+                            "ceguard serve --check --config ceguard.toml")
     serve.set_defaults(run=_run_serve)
 
     simulate = sub.add_parser("simulate", help="a matching engine and two firms over FIX, "
@@ -200,9 +207,9 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from engine.live.serve import serve
+    from engine.live.serve import check, serve
 
-    return serve(args.config)
+    return check(args.config) if args.check else serve(args.config)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:
