@@ -48,6 +48,9 @@ $(STAMP): pyproject.toml $(QF_STAMP)
 	$(PY) deploy/quickfix/check_tls.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m compileall -q engine
+	# numba's cache of every kernel of the live path (~1-2 min on 2 cores, once): the first
+	# `ceguard serve` then loads them in about a second instead of compiling at start-up.
+	$(PY) -m engine.live.warmup
 	touch $(STAMP)
 
 # The live path on the shipped defaults: serve + simulate, then flags, busts and metrics.

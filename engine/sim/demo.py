@@ -6,7 +6,8 @@ listening), not for a log line, and fails with exit code 1, saying what, why and
 look, when serve does not get ready or judges none of the fills the simulator sent.
 The serve process's JSON log goes to var/serve.log; the state of a demo run (journal,
 FIX stores and logs) is under var/ and is cleared at the start of the next demo.
-`python -m engine.sim.demo --config TOML` runs it on another engine config.
+`python -m engine.sim.demo --config TOML --state-dir DIR` runs it on another engine config
+(its ports and journal) with its log and the simulator's state in DIR.
 """
 
 from __future__ import annotations
@@ -43,15 +44,19 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m engine.sim.demo")
     parser.add_argument("--config", metavar="TOML",
                         help="engine config (default: the shipped fix_configs/ceguard.toml)")
+    parser.add_argument("--state-dir", default=str(VAR), metavar="DIR",
+                        help="serve's log and the simulator's state, cleared first "
+                             "(default: var/)")
     args = parser.parse_args(argv)
+    var = Path(args.state_dir).resolve()
     config = load_config(args.config)
     settings = load_session_settings(config.fix_settings, config.fix_overrides,
                                      config.source.resolve().parent)
     fix_port = int(re.search(r"^SocketAcceptPort=(\d+)$", settings.text, re.M).group(1))
     base_url = f"http://127.0.0.1:{config.metrics_port}"
-    shutil.rmtree(VAR, ignore_errors=True)
-    VAR.mkdir()
-    log_path = VAR / "serve.log"
+    shutil.rmtree(var, ignore_errors=True)
+    var.mkdir(parents=True)
+    log_path = var / "serve.log"
     serve_command = [sys.executable, "-m", "engine", "serve"]
     if args.config:
         serve_command += ["--config", str(Path(args.config).resolve())]
@@ -63,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
               f"(JSON log: {_shown(log_path)}); metrics: {base_url}/metrics")
         print("== ceguard simulate: matching engine MATCHING1 on FIX.4.4, FIX.4.2 and "
               "FIX.5.0SP2; firms FIRMA and FIRMB print the busts they receive", flush=True)
-        sent = _simulate(fix_port)
+        sent = _simulate(fix_port, var / "sim")
         _wait_judged(sent, base_url, log_path)
         print(f"\n== what the engine logged (flags and busts are JSON lines in "
               f"{_shown(log_path)}):")
@@ -75,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
         subprocess.run(journal + (["--config", str(config.source.resolve())]
                                   if args.config else []), cwd=ROOT)
         print(f"\nThe journal is {_shown(config.journal)}; the FIX logs are in "
-              "var/fixlog. Run `make demo` again for a fresh day.")
+              f"{_shown(_fix_logs(settings.text))}. Run `make demo` again for a fresh day.")
         return 0
     except DemoFailed as failure:
         print(f"\ndemo: FAILED: {failure}", file=sys.stderr)
@@ -118,11 +123,11 @@ def _readiness(base_url: str) -> tuple[bool, dict]:
         return False, {"error": str(error)}
 
 
-def _simulate(fix_port: int) -> int:
+def _simulate(fix_port: int, state_dir: Path) -> int:
     """Run `ceguard simulate`, showing its output; how many drop copies it sent."""
     command = [sys.executable, "-m", "engine", "simulate", "--port", str(fix_port),
                "--matches", "400", "--rate", "500", "--wait", "2",
-               "--state-dir", str(VAR / "sim")]
+               "--state-dir", str(state_dir)]
     sent = 0
     with subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, text=True) as simulate:
         for line in simulate.stdout:
@@ -158,6 +163,11 @@ def _wait_judged(sent: int, base_url: str, log_path: Path) -> None:
         print(f"demo: warning: {received - judged:.0f} of {received:.0f} fills received were "
               f"not judged within {JUDGED_TIMEOUT:.0f} s; see {_shown(log_path)}",
               file=sys.stderr)
+
+
+def _fix_logs(settings_text: str) -> Path:
+    found = re.search(r"^FileLogPath=(.*)$", settings_text, re.M)
+    return Path(found.group(1)) if found else Path("(no FileLogPath)")
 
 
 def _get(url: str) -> str:
