@@ -152,13 +152,15 @@ def _wait_judged(sent: int, base_url: str, log_path: Path) -> None:
             break
         time.sleep(0.2)
     if sent and not judged:
+        _, readiness = _readiness(base_url)
         raise DemoFailed(
-            f"ceguard simulate sent {sent} fills, ceguard serve received {received:.0f} and "
-            f"judged none within {JUDGED_TIMEOUT:.0f} s (ceguard_decisions_total and "
-            f"ceguard_rejects_total are 0 at {base_url}/metrics). Why: serve took the fills "
-            "but its judging path did not finish them (a kernel still compiling, or an "
-            f"error). Look at {_shown(log_path)}: its `warmed` line, and any error or "
-            "`kernel_compiled_after_ready` line.")
+            f"ceguard simulate sent {sent} fills and ceguard serve judged none within "
+            f"{JUDGED_TIMEOUT:.0f} s (ceguard_decisions_total and ceguard_rejects_total are 0 "
+            f"at {base_url}/metrics). Why: serve did not take them or did not finish judging "
+            "them (a journal it cannot write, a kernel still compiling, an error). Its "
+            f"{base_url}/readyz answers {json.dumps(readiness)}. Look at {_shown(log_path)}: "
+            "its `warmed` line, and any `journal_failed`, `kernel_compiled_after_ready` or "
+            "error line.")
     if judged < received:
         print(f"demo: warning: {received - judged:.0f} of {received:.0f} fills received were "
               f"not judged within {JUDGED_TIMEOUT:.0f} s; see {_shown(log_path)}",
