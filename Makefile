@@ -41,6 +41,9 @@ $(QF_STAMP):
 
 quickfix-ssl: $(QF_STAMP)
 
+# The last step fills numba's cache with every kernel of the live path (~1-2 min on 2 cores,
+# once): `ceguard serve` then loads them in about a second before it listens, instead of
+# compiling them at start-up (and, before the warm-up existed, on the first fill).
 $(STAMP): pyproject.toml $(QF_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -48,8 +51,6 @@ $(STAMP): pyproject.toml $(QF_STAMP)
 	$(PY) deploy/quickfix/check_tls.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m compileall -q engine
-	# numba's cache of every kernel of the live path (~1-2 min on 2 cores, once): the first
-	# `ceguard serve` then loads them in about a second instead of compiling at start-up.
 	$(PY) -m engine.live.warmup
 	touch $(STAMP)
 

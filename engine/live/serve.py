@@ -7,7 +7,6 @@ import faulthandler
 import gc
 import signal
 import threading
-import time
 
 import quickfix as fix
 
