@@ -14,7 +14,7 @@ import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
-from engine.config import EngineConfig, load_config
+from engine.config import EngineConfig
 from engine.core.instruments import Instrument, load_instruments
 from engine.errors import ConfigError
 from engine.fix.auth import build_policies
@@ -47,9 +47,8 @@ class Listener:
     what: str
 
 
-def prepare(config_path: str | None) -> Plan:
-    """Load and check every file of the configuration (no port is touched)."""
-    config = load_config(config_path)
+def prepare(config: EngineConfig) -> Plan:
+    """Load and check every file the engine config names (no port is touched)."""
     rulebook = load_rulebook(config.rulebook)
     instruments = load_instruments(config.instruments) if config.instruments else []
     fix_settings = load_session_settings(config.fix_settings,

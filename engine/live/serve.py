@@ -10,6 +10,8 @@ import threading
 
 import quickfix as fix
 
+from engine.config import load_config
+
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
@@ -34,17 +36,21 @@ from engine.review.service import review_service
 TICK_SECONDS = 0.05
 SEQNUM_EVERY_TICKS = 20
 STOP_DUMP_SECONDS = 20  # QuickFIX's own stop waits up to 10 s for logouts
+COLD_CACHE = ("numba's cache had no code for this build (a first start, an upgrade, another "
+              "CPU): compiled now and cached for the next start; `python -m "
+              "engine.live.warmup` does it at install time")
 
 
 def check(config_path: str | None) -> int:
     """`serve --check`: the whole configuration and its ports, without serving."""
     configure_logging()
-    plan = prepare(config_path)
+    plan = prepare(load_config(config_path))
     check_all(plan)
-    get_logger().info("config_ok", config=str(plan.config.source),
-                      fix_settings=str(plan.config.fix_settings),
-                      sessions=plan.fix_settings.sessions, instruments=len(plan.instruments),
-                      listeners=[f"{x.host or '*'}:{x.port}" for x in listeners(plan)])
+    log = get_logger()
+    log.info("config_ok", config=str(plan.config.source),
+             fix_settings=str(plan.config.fix_settings), sessions=plan.fix_settings.sessions,
+             instruments=len(plan.instruments),
+             listeners=[f"{x.host or '*'}:{x.port}" for x in listeners(plan)])
     return 0
 
 
@@ -60,7 +66,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
 
 
 def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
-    plan = prepare(config_path)
+    plan = prepare(load_config(config_path))  # every file checked before a port is opened
     config, rulebook, instruments = plan.config, plan.rulebook, plan.instruments
     fix_settings, policies = plan.fix_settings, plan.policies
     metrics = Metrics()
@@ -80,12 +86,10 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
     log.info("warming", detail="compiling, or loading from numba's cache, every kernel of "
                                "the live path before the acceptor listens")
     warmed = warm_up(rulebook)
-    (log.warning if warmed.compiled else log.info)(
-        "warmed", **warmed.fields(),
-        detail="numba's cache had no code for this build (a first start, an upgrade, "
-               "another CPU): compiled now and cached for the next start; "
-               "`python -m engine.live.warmup` does it at install time"
-        if warmed.compiled else "loaded from numba's cache")
+    if warmed.compiled:
+        log.warning("warmed", **warmed.fields(), detail=COLD_CACHE)
+    else:
+        log.info("warmed", **warmed.fields(), detail="loaded from numba's cache")
     census = KernelCensus()
     health.mark(KERNELS, None)
 

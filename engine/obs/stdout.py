@@ -56,11 +56,12 @@ class ForeignOutput:
             self._reader.join(timeout=5)
 
     def _read(self, read_end: int) -> None:
+        log = self._log
         with os.fdopen(read_end, "rb") as pipe:
             for line in pipe:
                 text = line.decode("utf-8", "replace").rstrip("\r\n")
                 if text:
-                    self._log.info("quickfix_output", text=text)
+                    log.info("quickfix_output", text=text)
 
 
 def _libc():
