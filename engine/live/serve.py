@@ -11,7 +11,6 @@ import threading
 import quickfix as fix
 
 from engine.config import load_config
-
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
@@ -90,7 +89,6 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
         log.warning("warmed", **warmed.fields(), detail=COLD_CACHE)
     else:
         log.info("warmed", **warmed.fields(), detail="loaded from numba's cache")
-    census = KernelCensus()
     health.mark(KERNELS, None)
 
     try:
@@ -163,6 +161,7 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
     gc.collect()
     gc.freeze()
     stop = stop or _stop_on_signals()
+    census = KernelCensus()  # what numba holds at readiness; a fill must add nothing
     health.mark(ACCEPTOR, None)  # listening since acceptor.start(); ready from now on
     base_url = f"http://{_url_host(config.metrics_host)}:{config.metrics_port}"
     ready, _ = health.readiness()

@@ -83,7 +83,6 @@ def warm_up(rulebook: Rulebook) -> Warmed:
             for seq, raw in enumerate(_messages(), start=1):
                 engine.on_fill(raw, WARM_SESSION, seq)
                 engine.flush()  # each commit renders, journals and "sends" its batch
-            engine.rebuild()  # the restart's path: the journal replayed through a new core
         finally:
             engine.close()
     hits = misses = 0

@@ -160,13 +160,17 @@ class Metrics:
                            [("Content-Type", "application/json")])
             return [json.dumps(body).encode() + b"\n"]
 
-        _HttpServer.address_family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server = make_server(host, port, app, _HttpServer, handler_class=_QuietHandler)
+        server_class = _HttpServer6 if ":" in host else _HttpServer
+        server = make_server(host, port, app, server_class, handler_class=_QuietHandler)
         threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
 
 
 class _HttpServer(ThreadingMixIn, WSGIServer):
     daemon_threads = True  # a scrape in progress never holds the process at exit
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6
 
 
 class _QuietHandler(WSGIRequestHandler):
