@@ -12,7 +12,7 @@ from tests.logon import connect, exchange, logon, make_certificate
 
 def test_quickfix_certificate_lines_reach_stdout_as_json(tmp_path):
     """With [tls] ca, QuickFIX prints each client certificate it verifies (printf, C's
-    stdout); serve logs them as `quickfix_output` events, and its stdout stays JSON."""
+    stdout); serve logs them as `foreign_output` events, and its stdout stays JSON."""
     authority = make_certificate(tmp_path, "ca")
     cert, key = make_certificate(tmp_path, "server", ca=authority)
     client_cert, client_key = make_certificate(tmp_path, "client", ca=authority)
@@ -37,7 +37,7 @@ ca = "{authority[0]}"
     assert answer[0][35] == "A"
     lines = server.log_path.read_text().splitlines()
     records = [json.loads(line) for line in lines]  # raises on any line that is not JSON
-    printed = [r["text"] for r in records if r["event"] == "quickfix_output"]
+    printed = [r["text"] for r in records if r["event"] == "foreign_output"]
     assert any(text.startswith("Certificate Verification: depth: 0, subject: "
                                "/CN=ceguard-test-client") for text in printed), printed
     assert records[-1]["event"] == "stopped"  # the last lines were read before the end

@@ -3,8 +3,10 @@
 QuickFIX's TLS code prints certificate verification lines with C's printf: plain text on
 file descriptor 1, between the JSON log lines. ForeignOutput points descriptor 1 at a
 pipe and hands ceguard's own log a stream on the original stdout; a thread reads the
-pipe and logs each line it carries as a `quickfix_output` event. C's stdout is made line
-buffered, so that a line reaches the log when printed, not when a 4 KB buffer fills.
+pipe and logs each line it carries as a `foreign_output` event (Python's sys.stdout
+writes to descriptor 1 too: a library's print is wrapped the same way). C's stdout is
+made line buffered, so that a line reaches the log when printed, not when a 4 KB buffer
+fills.
 """
 
 from __future__ import annotations
@@ -29,7 +31,6 @@ class ForeignOutput:
         read_end, write_end = os.pipe()
         os.dup2(write_end, 1)
         os.close(write_end)
-        sys.stdout = self.stream  # Python's own prints stay on the real stdout too
         self._libc = _libc()
         if self._libc is not None:
             try:
@@ -48,6 +49,7 @@ class ForeignOutput:
 
     def close(self) -> None:
         """Flush C's buffers, put the original stdout back, and log the last lines."""
+        sys.stdout.flush()
         if self._libc is not None:
             self._libc.fflush(None)
         os.dup2(self._saved, 1)  # the pipe's last write end closes: the reader sees its end
@@ -61,7 +63,7 @@ class ForeignOutput:
             for line in pipe:
                 text = line.decode("utf-8", "replace").rstrip("\r\n")
                 if text:
-                    log.info("quickfix_output", text=text)
+                    log.info("foreign_output", text=text)
 
 
 def _libc():
