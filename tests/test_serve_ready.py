@@ -157,9 +157,10 @@ def test_the_install_warm_up_says_what_it_did():
 
 def test_a_warmed_engine_compiles_nothing_for_live_fills(tmp_path):
     """In-process: after warm_up, a new engine judging the fills of the simulator (every
-    FIX version, busts, a multi-stock event) and a restart's rebuild adds no signature to
-    any kernel: the warm-up's fills cover the live path."""
+    FIX version, busts, a multi-stock event, more symbols than its table holds) and a
+    restart's rebuild adds no signature to any kernel: the warm-up covers the live path."""
     from engine.core.instruments import load_instruments
+    from engine.core.state import CoreState
     from engine.core.surveillance import Surveillance
     from engine.journal.store import Journal
     from engine.live.engine import LiveEngine
@@ -181,11 +182,13 @@ def test_a_warmed_engine_compiles_nothing_for_live_fills(tmp_path):
                             lambda: Journal(journal), Metrics(),
                             {"FIRMA": FIRMA, "FIRMB": "FIX.4.4:CEGUARD->FIRMB"}, settle,
                             _Quiet())
+        engine.core.state = CoreState(symbols=16)  # 50 symbols: grown by the fills' path
         for begin in ("FIX.4.4", "FIX.4.2", "FIXT.1.1"):
             for seq, (_, raw) in enumerate(execution_reports(iter(fills), begin), start=1):
                 engine.on_fill(raw.encode("latin-1"), VENUE, seq)
             engine.flush()
             engine.tick()
+        assert engine.core.state.sym_keys.shape[0] > 16
         engine.close()
         again = LiveEngine(lambda: Surveillance(rulebook, instruments),
                            lambda: Journal(journal), Metrics(), {}, settle, _Quiet())

@@ -5,9 +5,10 @@ the source files, engine/jit.py's sources digest and the CPU). Left to the first
 that cost 16-45 s of compiling on a cold cache, while `ceguard serve` already took
 logons. The warm-up runs fills that take every path a live fill can take (stands, no
 reference, erroneous with busts, rejected, a duplicate, a multi-stock event and its
-window closing, each FIX version) through a throwaway LiveEngine, with its own journal
-in a temporary folder and no FIX side: the same calls with the same argument types as
-the real engine's, so numba holds every signature they need before the acceptor listens.
+window closing, each FIX version, the symbol table growing) through a throwaway
+LiveEngine, with its own journal in a temporary folder and no FIX side: the same calls
+with the same argument types as the real engine's, so numba holds every signature they
+need before the acceptor listens.
 
 `python -m engine.live.warmup` does it once at install time (the Makefile's set-up, the
 Docker build), so that `ceguard serve` only loads. KernelCensus then tells whether a
@@ -83,6 +84,8 @@ def warm_up(rulebook: Rulebook) -> Warmed:
             for seq, raw in enumerate(_messages(), start=1):
                 engine.on_fill(raw, WARM_SESSION, seq)
                 engine.flush()  # each commit renders, journals and "sends" its batch
+            # A day with more new symbols than the table holds grows it mid-session.
+            engine.core.state.grow_symbols()
         finally:
             engine.close()
     hits = misses = 0
@@ -132,7 +135,7 @@ def _messages() -> list[bytes]:
                   Fill(f"WP{n}", f"R{n}", f"M{n}", symbol, "1", price, 100, False, "FIRMB",
                        moment)]
     # A multi-stock event: one erroneous move in many securities at once.
-    fills += [Fill(f"WE{i}", f"E{i}", f"ME{i}", f"WARMEV{i}", "2", f"{(40 + i) * 0.7:.2f}",
+    fills += [Fill(f"WE{i}", f"E{i}", f"ME{i}", f"WARMEV{i}", "2", f"{28 + i}.00",
                    100, True, "FIRMA", moment) for i in range(6)]
     messages = []
     for seq, fill in enumerate(fills, start=1):
