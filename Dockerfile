@@ -103,12 +103,15 @@ COPY deploy/docker/ceguard.toml /etc/ceguard/ceguard.toml
 COPY engine/data/sample_dropcopy.log.gz /opt/ceguard/sample_dropcopy.log.gz
 
 # Warm the numba cache as the user that runs the service, against the installed sources in
-# this very image (the cache is keyed by their path and contents). This also proves that the
+# this very image (the cache is keyed by their path, timestamps and contents, and by the
+# CPU). engine.live.warmup compiles every kernel of the live path (`ceguard serve` then
+# loads them before it listens); check and replay warm theirs. This also proves that the
 # compiled quickfix extension loads here, without a compiler, and (load_config checks that
 # every file it names exists) that the config files are where the engine config says.
 WORKDIR /var/lib/ceguard
 USER ceguard
 RUN python -c "import quickfix" \
+ && python -m engine.live.warmup \
  && ceguard check --reference-price 100 --price 94 --leverage 2 \
  && ceguard replay /opt/ceguard/sample_dropcopy.log.gz \
         --instruments /etc/ceguard/sample_instruments.csv --only-flagged --out /dev/null \
@@ -119,14 +122,17 @@ RUN python -c "import quickfix" \
 # image (config files; the empty, ceguard-owned state directory).
 VOLUME ["/etc/ceguard", "/var/lib/ceguard"]
 
-# 9878: FIX acceptor (SocketAcceptPort in ceguard.cfg). 9879: Prometheus metrics
-# ([metrics] listen in ceguard.toml).
+# 9878: FIX acceptor (SocketAcceptPort in ceguard.cfg). 9879: Prometheus metrics, /livez
+# and /readyz ([metrics] listen in ceguard.toml).
 EXPOSE 9878 9879
 
-# Healthy = the metrics endpoint answers. Python stdlib only (no curl in the slim image); the
-# port is read from the engine config, so changing [metrics] listen does not break the check.
-HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
-    CMD ["python", "-c", "import sys, tomllib, urllib.request\ntry:\n    listen = tomllib.load(open('/etc/ceguard/ceguard.toml', 'rb'))['metrics']['listen']\nexcept Exception:\n    listen = '0.0.0.0:9879'\nhost, _, port = listen.rpartition(':')\nhost = host.strip('[]')\nhost = {'': '127.0.0.1', '0.0.0.0': '127.0.0.1', '::': '::1'}.get(host, host)\nhost = '[' + host + ']' if ':' in host else host\ntry:\n    ok = urllib.request.urlopen('http://' + host + ':' + port + '/metrics', timeout=4).status == 200\nexcept Exception:\n    ok = False\nsys.exit(0 if ok else 1)"]
+# Healthy = ready: /readyz answers 200 once the kernels are loaded, the journal takes writes
+# and the acceptor listens (503 with a JSON body naming what is not ready, e.g. while a cold
+# numba cache compiles on a CPU unlike the build host's: hence the start period). Python
+# stdlib only (no curl in the slim image); the port is read from the engine config, so
+# changing [metrics] listen does not break the check.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=180s --retries=3 \
+    CMD ["python", "-c", "import sys, tomllib, urllib.request\ntry:\n    listen = tomllib.load(open('/etc/ceguard/ceguard.toml', 'rb'))['metrics']['listen']\nexcept Exception:\n    listen = '0.0.0.0:9879'\nhost, _, port = listen.rpartition(':')\nhost = host.strip('[]')\nhost = {'': '127.0.0.1', '0.0.0.0': '127.0.0.1', '::': '::1'}.get(host, host)\nhost = '[' + host + ']' if ':' in host else host\ntry:\n    ok = urllib.request.urlopen('http://' + host + ':' + port + '/readyz', timeout=4).status == 200\nexcept Exception:\n    ok = False\nsys.exit(0 if ok else 1)"]
 
 # `docker run IMAGE` serves; `docker run IMAGE replay ...` / `check ...` run the other commands.
 # ceguard runs as PID 1: docker stop's SIGTERM reaches it directly, and as PID 1 the kernel's

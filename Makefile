@@ -41,6 +41,9 @@ $(QF_STAMP):
 
 quickfix-ssl: $(QF_STAMP)
 
+# The last step fills numba's cache with every kernel of the live path (~1-2 min on 2 cores,
+# once): `ceguard serve` then loads them in about a second before it listens, instead of
+# compiling them at start-up (and, before the warm-up existed, on the first fill).
 $(STAMP): pyproject.toml $(QF_STAMP)
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
@@ -48,6 +51,7 @@ $(STAMP): pyproject.toml $(QF_STAMP)
 	$(PY) deploy/quickfix/check_tls.py
 	$(PY) -m pip install --quiet -e '.[test]'
 	$(PY) -m compileall -q engine
+	$(PY) -m engine.live.warmup
 	touch $(STAMP)
 
 # The live path on the shipped defaults: serve + simulate, then flags, busts and metrics.

@@ -81,9 +81,18 @@ def _parser() -> argparse.ArgumentParser:
                                          "send busts",
                            description="Accept drop-copy sessions, judge every fill, journal "
                                        "it, and send busts to the firms and the matching "
-                                       "engine. Logs JSON lines on stdout.")
+                                       "engine. Logs JSON lines on stdout; /livez and /readyz "
+                                       "beside /metrics.",
+                           epilog="examples: ceguard serve --config /etc/ceguard/ceguard.toml; "
+                                  "ceguard serve --check --config ceguard.toml (exit status "
+                                  "0: it would serve; 2: the first problem, with its file, "
+                                  "key and fix)")
     serve.add_argument("--config", metavar="TOML",
                        help="engine config (default: the shipped fix_configs/ceguard.toml)")
+    serve.add_argument("--check", action="store_true",
+                       help="check the whole configuration (engine config, QuickFIX cfg, "
+                            "rulebook, instruments, TLS files, journal folder, free ports), "
+                            "then exit without serving")
     serve.set_defaults(run=_run_serve)
 
     simulate = sub.add_parser(
@@ -228,9 +237,9 @@ def _run_replay(args: argparse.Namespace) -> int:
 
 
 def _run_serve(args: argparse.Namespace) -> int:
-    from engine.live.serve import serve
+    from engine.live.serve import check, serve
 
-    return serve(args.config)
+    return check(args.config) if args.check else serve(args.config)
 
 
 def _run_simulate(args: argparse.Namespace) -> int:

@@ -54,6 +54,7 @@ class Server:
     process: subprocess.Popen | None = None
     journal_name: str = "journal.sqlite"  # relative to `directory`
     synchronous: str = "full"
+    stderr_path: Path | None = None  # stderr apart from stdout's JSON lines (default: mixed)
 
     @property
     def config(self) -> Path:
@@ -91,11 +92,14 @@ FIRMB = "FIX.4.4:CEGUARD->FIRMB"
     def start(self) -> None:
         starts = len(self.events("serving"))  # the log is appended to across restarts
         log = open(self.log_path, "a")
+        errors = open(self.stderr_path, "a") if self.stderr_path else subprocess.STDOUT
         self.process = subprocess.Popen(
             [sys.executable, "-m", "engine", "serve", "--config", str(self.config)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=self.directory,
+            stdout=log, stderr=errors, cwd=self.directory,
             env={**os.environ, "PYTHONUNBUFFERED": "1"})
         log.close()
+        if self.stderr_path:
+            errors.close()
         wait_for(lambda: len(self.events("serving")) > starts or self.process.poll() is not None,
                  START_TIMEOUT, "ceguard serve to start")
         assert self.process.poll() is None, self.log_path.read_text()

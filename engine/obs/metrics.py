@@ -6,13 +6,19 @@ reasons, bust recipient kind and result. Never a symbol or an ExecID.
 
 from __future__ import annotations
 
+import json
 import platform
+import socket
+import threading
 from importlib import metadata
+from socketserver import ThreadingMixIn
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import numpy as np
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, start_http_server
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, make_wsgi_app
 
 from engine import __version__, codes
+from engine.obs.health import Health
 
 INTERNAL_ERROR = "internal_error"  # a fill the engine failed on (logged with its traceback)
 BUST_RECIPIENTS = ("venue", "firm")
@@ -114,6 +120,10 @@ class Metrics:
                                       "Busts the recipient answered with a Reject (35=3) or "
                                       "BusinessMessageReject (35=j), by its reason",
                                       ["session", "reason"], registry=r)
+        self.kernels_late = Gauge("ceguard_kernel_compiles_after_ready",
+                                  "Kernels compiled or loaded after readiness (0 unless "
+                                  "the warm-up missed a path: a fill waited for numba)",
+                                  registry=r)
         self._zero_known_series()
         build = Gauge("ceguard_build_info", "Versions of ceguard and its FIX engine",
                       ["version", "quickfix", "python"], registry=r)
@@ -147,9 +157,36 @@ class Metrics:
         self.refused.labels(session)
         self.fills_possibly_lost.labels(session)
 
-    def serve(self, host: str, port: int) -> None:
-        """Serve /metrics over HTTP from a daemon thread."""
-        start_http_server(port, host, registry=self.registry)
+    def serve(self, host: str, port: int, health: Health) -> None:
+        """Serve /metrics, /livez and /readyz over HTTP from a daemon thread."""
+        metrics_app = make_wsgi_app(self.registry)
+
+        def app(environ, start_response):
+            answer = {"/livez": health.liveness, "/readyz": health.readiness}.get(
+                environ.get("PATH_INFO", ""))
+            if answer is None:
+                return metrics_app(environ, start_response)
+            ok, body = answer()
+            start_response("200 OK" if ok else "503 Service Unavailable",
+                           [("Content-Type", "application/json")])
+            return [json.dumps(body).encode() + b"\n"]
+
+        server_class = _HttpServer6 if ":" in host else _HttpServer
+        server = make_server(host, port, app, server_class, handler_class=_QuietHandler)
+        threading.Thread(target=server.serve_forever, name="metrics-http", daemon=True).start()
+
+
+class _HttpServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True  # a scrape in progress never holds the process at exit
+
+
+class _HttpServer6(_HttpServer):
+    address_family = socket.AF_INET6
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format, *args) -> None:
+        """No access log on stderr: scrapes come every few seconds."""
 
 
 def observe_many(histogram: Histogram, values: np.ndarray) -> None:
