@@ -9,7 +9,7 @@ import threading
 
 import quickfix as fix
 
-from engine.config import load_config
+from engine.config import EngineConfig, load_config
 from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
 from engine.errors import ConfigError
@@ -50,6 +50,7 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
                               f"names session {session}, which {config.fix_settings} "
                               f"does not define (it has {', '.join(fix_settings.sessions)})",
                               "use one of those session ids, or add the session to the cfg")
+    _check_legacy_fill_sessions(config, fix_settings.sessions)
     policies = build_policies(config, fix_settings)
     metrics = Metrics()
     try:
@@ -64,7 +65,8 @@ def serve(config_path: str | None, stop: threading.Event | None = None) -> int:
         engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
                             lambda: Journal(config.journal, config.journal_synchronous,
                                             BACKSTOP_PAGES),
-                            metrics, config.firms, config.settle_seconds, log)
+                            metrics, config.firms, config.settle_seconds, log,
+                            config.legacy_fill_sessions)
         rebuilt = engine.rebuild()
     except JOURNAL_ERRORS as exc:
         raise ConfigError(str(config.source), "journal.path",
@@ -172,3 +174,21 @@ def _port(settings_text: str) -> int | None:
             return int(line.partition("=")[2])
     return None
 
+
+def _check_legacy_fill_sessions(config: EngineConfig, sessions: list[str]) -> None:
+    """legacy_fills is a drop-copy session's setting: the cfg must define the session,
+    and it must not be a firm's (a firm's session carries busts, not fills)."""
+    firm_sessions = set(config.firms.values())
+    for session in sorted(config.legacy_fill_sessions):
+        key = f'sessions."{session}".legacy_fills'
+        if session not in sessions:
+            raise ConfigError(str(config.source), key,
+                              f"names session {session}, which {config.fix_settings} does "
+                              f"not define (it has {', '.join(sessions)})",
+                              "use a drop-copy session id of the cfg, e.g. "
+                              "FIX.4.4:CEGUARD->MATCHING1")
+        if session in firm_sessions:
+            raise ConfigError(str(config.source), key,
+                              f"names {session}, a firm's session (see [firms]): firms "
+                              "receive busts, they send no fills",
+                              "set legacy_fills on the matching engine's drop-copy session")

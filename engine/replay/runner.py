@@ -13,12 +13,16 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
+from engine.fix import decoder as d
+from engine.fix.decoder import MAX_UNIT_BYTES
 from engine.records import RecordMaker
+from engine.replay.placeholders import PLACEHOLDERS, has_placeholders, normalized, safe_cut
 from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, map_log, open_log
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
 _FLAGGED = (codes.ERRONEOUS, codes.REJECTED)
+_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 
 
 @dataclass
@@ -30,6 +34,7 @@ class ReplaySummary:
     venue_busts: int = 0
     venue_corrections: int = 0
     unknown_refs: int = 0
+    legacy_fills: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
 
@@ -50,6 +55,10 @@ class ReplaySummary:
             + (f" ({self.unknown_refs:,} for trades not in the recent history)"
                if self.unknown_refs else ""),
         ]
+        if self.legacy_fills:
+            lines.append(f"  not judged: {self.legacy_fills:,} ExecutionReports with ExecType "
+                         "150=1/2 on FIX.4.3+ (not fills by the spec; --legacy-fills judges "
+                         "them as fills)")
         if self.rejects:
             lines.append("  rejected by reason: " + ", ".join(
                 f"{reason} {n:,}" for reason, n in self.rejects.most_common()))
@@ -79,7 +88,8 @@ class _Progress:
 
 class Replay:
     def __init__(self, core: Surveillance, writer: RecordWriter, only_flagged: bool,
-                 progress: bool = False, chunk_bytes: int = CHUNK_BYTES) -> None:
+                 progress: bool = False, chunk_bytes: int = CHUNK_BYTES,
+                 legacy_fills: bool = False) -> None:
         self.core = core
         self.chunk_bytes = chunk_bytes
         self.writer = writer
@@ -94,19 +104,25 @@ class Replay:
         self._chunks: dict[int, tuple[bytes | mmap.mmap, int]] = {}
         self._first_line: list[int] = []  # global unit number of each input's first unit
         self._sources: list[str] = []
-        self._next_line = 1
+        self._next_line = 1  # the global line number at the next byte not decoded
         self._next_chunk = 0
         self._name_sources = False
         self._line_start = True  # does the next unfinished byte begin a line?
-        self._caret_soh: bool | None = None  # is this file ^A-delimited? (first block says)
+        self._flags = d.LEGACY_FILLS if legacy_fills else 0  # the decoder's, every input
+        self._input_flags = self._flags  # and NUMBER_UNITS for an input without lines
 
     def run(self, paths: list[str]) -> ReplaySummary:
+        """Replay the inputs in order. An input error (a file that cannot be opened, a
+        truncated gzip) stops the run, but only after everything read before it has
+        been judged and written."""
         started = time.perf_counter()
         self._name_sources = len(paths) > 1
-        for path in paths:
-            self._replay_one(path)
-        self._emit(self.core.flush())
-        self._progress.done()
+        try:
+            for path in paths:
+                self._replay_one(path)
+        finally:
+            self._emit(self.core.flush())
+            self._progress.done()
         for code, n in enumerate(self._dropped):
             if n:
                 self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
@@ -118,50 +134,79 @@ class Replay:
         s.venue_busts = int(counters[p.C_VENUE_BUSTS])
         s.venue_corrections = int(counters[p.C_VENUE_CORRECTIONS])
         s.unknown_refs = int(counters[p.C_UNKNOWN_REFS])
+        s.legacy_fills = int(counters[p.C_LEGACY_FILLS])
         s.seconds = time.perf_counter() - started
         return s
 
     def _replay_one(self, path: str) -> None:
+        """One input. Its records' `line` is the physical line (see engine.fix.decoder);
+        an input whose first block holds no newline (a raw SOH stream) has no lines,
+        and its units are numbered 1, 2, 3 ... instead."""
         source = len(self._sources)
         self._sources.append(path)
         self._first_line.append(self._next_line)
         self._line_start = True
         mapped = map_log(path)
+        resume_at = 0
         if mapped is not None:
-            # caret-A notation of SOH, as in tickets and `cat -v`: decided from the first block
-            if mapped.find(b"^A", 0, self.chunk_bytes) < 0:
-                self._caret_soh = False
-                self._replay_mapped(path, mapped, source)
-                return
-            mapped.close()  # ^A must be replaced: the stream path copies anyway
-        self._caret_soh = None
-        stream, size = open_log(path)
-        carry = b""
-        with stream:
-            for block in chunks(stream, path, self.chunk_bytes):
-                if self._caret_soh is None:
-                    self._caret_soh = b"^A" in block
-                data = carry + block if carry else block
-                if self._caret_soh:
-                    data = data.replace(b"^A", b"\x01")
-                pos = self._feed(data, np.frombuffer(data, np.uint8), 0, len(data), source,
-                                 final=False)
-                carry = data[pos:]
-                self.summary.bytes_read += len(block)
-                self._progress.update(path, disk_position(stream), size,
-                                      int(self.core.state.counters[p.C_TRADES]))
-            if carry:
-                self._feed(carry, np.frombuffer(carry, np.uint8), 0, len(carry), source,
-                           final=True)
+            self._set_numbering(mapped.find(b"\n", 0, self.chunk_bytes) >= 0)
+            resume_at = self._replay_mapped(path, mapped, source)
+        if resume_at is not None:
+            self._replay_stream(path, source, resume_at, numbered=mapped is not None)
+        self._next_line += 1  # the next input's first line: its own numbers start at 1
 
-    def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> None:
-        """The blocks and carries of the stream path, as spans of the map: nothing is copied."""
+    def _set_numbering(self, has_lines: bool) -> None:
+        self._input_flags = self._flags | (0 if has_lines else d.NUMBER_UNITS)
+
+    def _replay_stream(self, path: str, source: int, skip: int, numbered: bool) -> None:
+        """Read the input as a stream of blocks from byte `skip` (gzip, stdin, or a plain
+        file with placeholder delimiters), rewriting placeholders line by line."""
+        stream, size = open_log(path)
+        pending = b""  # read, not normalized yet: the unfinished last line
+        carry = b""  # normalized, not decoded yet
+        with stream:
+            if skip:
+                stream.seek(skip)
+            try:
+                for block in chunks(stream, path, self.chunk_bytes):
+                    if not numbered:
+                        self._set_numbering(b"\n" in block)
+                        numbered = True
+                    raw = pending + block if pending else block
+                    cut = safe_cut(raw)
+                    if cut == 0 and len(raw) > MAX_UNIT_BYTES:
+                        cut = len(raw)  # no line ends in it: longer than any unit anyway
+                    pending = raw[cut:]
+                    carry = self._feed_stream(carry, raw[:cut], source, final=False)
+                    self.summary.bytes_read += len(block)
+                    self._progress.update(path, disk_position(stream), size,
+                                          int(self.core.state.counters[p.C_TRADES]))
+            finally:  # at an input error too: judge what was read
+                self._feed_stream(carry, pending, source, final=True)
+
+    def _feed_stream(self, carry: bytes, ready: bytes, source: int, final: bool) -> bytes:
+        """Decode and judge carry + ready (ready's placeholders rewritten); the rest."""
+        if has_placeholders(ready):
+            ready = normalized(ready)
+        data = carry + ready if carry else ready
+        if not data:
+            return b""
+        pos = self._feed(data, np.frombuffer(data, np.uint8), 0, len(data), source, final)
+        return data[pos:]
+
+    def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> int | None:
+        """The blocks and carries of the stream path, as spans of the map: nothing is
+        copied. Returns None when done, or where the stream path must take over: at the
+        first block with placeholder delimiters (they must be rewritten, hence copied)."""
         buf = np.frombuffer(mapped, np.uint8)
         size = len(mapped)
         pos = 0  # where the carry (bytes not decoded yet) begins
         block = 0
         while block < size:
             end = min(block + self.chunk_bytes, size)
+            # (from a few bytes back: a placeholder may straddle two blocks)
+            if has_placeholders(mapped, max(block - _LONGEST_PLACEHOLDER, 0), end):
+                return pos
             pos = self._feed(mapped, buf, pos, end, source, final=False)
             # Decoded pages leave the process (a record made later reads them back from
             # the page cache), so memory stays bounded however long the log.
@@ -171,6 +216,7 @@ class Replay:
             block = end
         if pos < size:
             self._feed(mapped, buf, pos, size, source, final=True)
+        return None
 
     def _feed(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int, source: int,
               final: bool) -> int:
@@ -180,15 +226,13 @@ class Replay:
         self._next_chunk += 1
         self._chunks[chunk_id] = (data, source)
         while pos < n:
-            count, end, rows = self.core.decode_and_judge(
+            count, end, self._next_line, self._line_start, rows = self.core.decode_and_judge(
                 buf, pos, n, final, self._next_line, self._line_start, chunk_id,
-                UNITS_PER_CALL, self._keep, self._dropped)
+                UNITS_PER_CALL, self._keep, self._dropped, self._input_flags)
+            pos = end
+            self._emit(rows)
             if count == 0:
                 break
-            self._line_start = data[end - 1:end] == b"\n"
-            pos = end
-            self._next_line += count
-            self._emit(rows)
         waiting = set(self.core.pending_chunks().tolist())
         for old in [c for c in self._chunks if c not in waiting and c != chunk_id]:
             del self._chunks[old]
