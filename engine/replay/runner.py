@@ -17,12 +17,14 @@ from engine.fix import decoder as d
 from engine.fix.decoder import MAX_UNIT_BYTES
 from engine.records import RecordMaker
 from engine.replay.placeholders import PLACEHOLDERS, has_placeholders, normalized, safe_cut
-from engine.replay.reader import CHUNK_BYTES, chunks, disk_position, map_log, open_log
+from engine.replay.reader import (CHUNK_BYTES, InputError, chunks, disk_position, map_log,
+                                  open_log)
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
 _FLAGGED = (codes.ERRONEOUS, codes.REJECTED)
 _LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
+NUMBERING_PROBE = 4 << 20  # an input without a newline in its first 4 MiB has no lines
 
 
 @dataclass
@@ -140,8 +142,8 @@ class Replay:
 
     def _replay_one(self, path: str) -> None:
         """One input. Its records' `line` is the physical line (see engine.fix.decoder);
-        an input whose first block holds no newline (a raw SOH stream) has no lines,
-        and its units are numbered 1, 2, 3 ... instead."""
+        an input with no newline in its first NUMBERING_PROBE bytes (a raw SOH stream)
+        has no lines, and its units are numbered 1, 2, 3 ... instead."""
         source = len(self._sources)
         self._sources.append(path)
         self._first_line.append(self._next_line)
@@ -149,7 +151,7 @@ class Replay:
         mapped = map_log(path)
         resume_at = 0
         if mapped is not None:
-            self._set_numbering(mapped.find(b"\n", 0, self.chunk_bytes) >= 0)
+            self._set_numbering(mapped.find(b"\n", 0, NUMBERING_PROBE) >= 0)
             resume_at = self._replay_mapped(path, mapped, source)
         if resume_at is not None:
             self._replay_stream(path, source, resume_at, numbered=mapped is not None)
@@ -169,20 +171,30 @@ class Replay:
                 stream.seek(skip)
             try:
                 for block in chunks(stream, path, self.chunk_bytes):
-                    if not numbered:
-                        self._set_numbering(b"\n" in block)
-                        numbered = True
                     raw = pending + block if pending else block
+                    self.summary.bytes_read += len(block)
+                    if not numbered:  # hold the blocks until the numbering is known
+                        numbered = b"\n" in raw or len(raw) >= NUMBERING_PROBE
+                        if not numbered:
+                            pending = raw
+                            continue
+                        self._set_numbering(b"\n" in raw[:NUMBERING_PROBE])
                     cut = safe_cut(raw)
                     if cut == 0 and len(raw) > MAX_UNIT_BYTES:
                         cut = len(raw)  # no line ends in it: longer than any unit anyway
                     pending = raw[cut:]
                     carry = self._feed_stream(carry, raw[:cut], source, final=False)
-                    self.summary.bytes_read += len(block)
                     self._progress.update(path, disk_position(stream), size,
                                           int(self.core.state.counters[p.C_TRADES]))
-            finally:  # at an input error too: judge what was read
-                self._feed_stream(carry, pending, source, final=True)
+            except InputError:  # a truncated gzip: judge what was read, then stop
+                self._finish_stream(carry, pending, source, numbered)
+                raise
+            self._finish_stream(carry, pending, source, numbered)
+
+    def _finish_stream(self, carry: bytes, pending: bytes, source: int, numbered: bool) -> None:
+        if not numbered:
+            self._set_numbering(b"\n" in pending)
+        self._feed_stream(carry, pending, source, final=True)
 
     def _feed_stream(self, carry: bytes, ready: bytes, source: int, final: bool) -> bytes:
         """Decode and judge carry + ready (ready's placeholders rewritten); the rest."""
