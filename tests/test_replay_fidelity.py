@@ -16,14 +16,18 @@ import sys
 from pathlib import Path
 
 import jsonschema
+import numpy as np
 import pytest
 
+from engine import codes
 from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
+from engine.record_text import RecordText
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
 from engine.rules.rulebook import load_rulebook
 from engine.sim.dropcopy import encode
+from tests.test_record_text import INSTRUMENTS, RULEBOOK, check
 
 from conftest import by_exec, trade, write_instruments
 
@@ -230,10 +234,6 @@ def test_a_fill_without_transact_time_is_judged_on_sending_time(tmp_path, replay
 
 
 def test_the_journal_renderer_writes_time_source_as_the_record_maker_does():
-    from tests.test_record_text import RULEBOOK, INSTRUMENTS, check
-    from engine import codes
-    import numpy as np
-
     core = Surveillance(RULEBOOK, INSTRUMENTS)
     keep = np.ones(len(codes.VERDICT_NAMES), np.bool_)
     dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)
@@ -246,7 +246,6 @@ def test_the_journal_renderer_writes_time_source_as_the_record_maker_does():
                                         True, seq, 1, keep, dropped)
         rows += out.tolist()
     assert check(np.array(rows, np.int64), raws) == 2
-    from engine.record_text import RecordText
     text, _ = RecordText(RULEBOOK.rule_codes()).render(np.array(rows, np.int64), keep, raws)
     assert [r["time_source"] for r in json.loads(text)] == ["transact_time", "sending_time"]
 

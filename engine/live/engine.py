@@ -45,8 +45,8 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.decoder import LEGACY_FILLS
 from engine.fix.busts import bust_exec_id, bust_message, bust_text, executing_firms
+from engine.fix.decoder import LEGACY_FILLS
 from engine.fix.intake import FillQueue
 from engine.journal.store import BustRow, Journal
 from engine.live.notifier import FAILED, SENT, Notifier

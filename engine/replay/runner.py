@@ -104,7 +104,7 @@ class Replay:
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
         # chunk id -> (its bytes, or the whole mapped file, input index)
         self._chunks: dict[int, tuple[bytes | mmap.mmap, int]] = {}
-        self._first_line: list[int] = []  # global unit number of each input's first unit
+        self._first_line: list[int] = []  # global line number each input begins at
         self._sources: list[str] = []
         self._next_line = 1  # the global line number at the next byte not decoded
         self._next_chunk = 0
@@ -218,6 +218,7 @@ class Replay:
             end = min(block + self.chunk_bytes, size)
             # (from a few bytes back: a placeholder may straddle two blocks)
             if has_placeholders(mapped, max(block - _LONGEST_PLACEHOLDER, 0), end):
+                self.summary.bytes_read -= block - pos  # the stream path reads them again
                 return pos
             pos = self._feed(mapped, buf, pos, end, source, final=False)
             # Decoded pages leave the process (a record made later reads them back from
