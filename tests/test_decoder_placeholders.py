@@ -1,12 +1,18 @@
 """Placeholder delimiters (engine/replay/placeholders.py): rewritten per message, exactly."""
 
+import numpy as np
 from hypothesis import given, settings, strategies as st
 
-from engine.replay.placeholders import PLACEHOLDERS, has_placeholders, normalized, safe_cut
+from engine.fix.placeholders import normalized, placeholder_message_at, safe_cut
 
 FIELDS = st.lists(st.tuples(st.integers(9, 9999), st.text("ABC019.-: ^<>|\\uSOH", max_size=8)),
                   max_size=8)
 MARKS = ["^A", "<SOH>", "\\u0001", " | "]
+
+
+def _stops(line: bytes) -> bool:
+    """Whether the decoder's STOP_AT_PLACEHOLDERS check sees a placeholder message."""
+    return bool(placeholder_message_at(np.frombuffer(line, np.uint8), 0, len(line)))
 
 
 def _message(fields, delimiter: str) -> str:
@@ -21,7 +27,7 @@ def test_a_placeholder_message_reads_as_its_soh_twin(fields, mark, prefix):
     fields = [(tag, value) for tag, value in fields if mark.strip() not in value]
     soh = _message(fields, "\x01")
     marked = _message(fields, mark)
-    assert has_placeholders(marked.encode())
+    assert _stops((prefix + marked).encode())
     expected = (prefix + soh).encode()
     if mark == " | ":  # the last " |" of the line is a delimiter too
         expected = expected.rstrip(b"\x01") + b"\x01"
@@ -36,6 +42,7 @@ def test_an_soh_message_is_left_as_it_is_whatever_its_text_holds(fields, mark):
     for delimiter in ("\x01", "|"):
         line = (_message(text, delimiter) + "\n").encode()
         assert normalized(line) == line
+        assert not _stops(line)
 
 
 def test_each_line_decides_its_own_delimiter():
@@ -51,6 +58,8 @@ def test_each_line_decides_its_own_delimiter():
 def test_safe_cut_never_splits_a_line_or_message():
     assert safe_cut(b"8=FIX a\n8=FIX b") == len(b"8=FIX a\n")
     assert safe_cut(b"8=FIX a8=FIX b") == len(b"8=FIX a")
+    assert safe_cut(b"8=FIX a") == 0
     assert safe_cut(b"no message at all") == 0
-    assert all(has_placeholders(p) for p in PLACEHOLDERS)
-    assert not has_placeholders(b"8=FIX.4.4\x0135=8|58=a|b\n")
+    assert safe_cut(b"8=FIX a\n8=FIX b\n8=FIX c", 8) == len(b"8=FIX a\n8=FIX b\n")
+    assert safe_cut(b"prefix : 8=FIX b") == 0  # never between a prefix and its message
+    assert safe_cut(b"xx8=FIX a8=FIX b", 2) == len(b"xx8=FIX a")

@@ -2,7 +2,7 @@
 
 Input is any mix of QuickFIX FileLog lines (`<timestamp> : <message>`), raw SOH streams
 (messages back to back, no newlines) and `|`-delimited text (placeholders such as `^A` or
-` | ` are turned into delimiters before, by engine/replay/placeholders.py). A *unit* is one
+` | ` are rewritten to SOH before, see engine/fix/placeholders.py). A *unit* is one
 FIX message, or one line holding none (garbage). A message is one line or one framed unit
 (`8=FIX` ... `10=xxx`) and never reaches into the next: it ends at its CheckSum, at a
 newline, or where the next `8=FIX` begins. Text after the last message of a line (a
@@ -15,9 +15,10 @@ number of the unit's first byte (blank lines count, the messages of one line sha
 number), or, with NUMBER_UNITS (input without lines: a raw SOH stream), its position
 1, 2, 3 ... in the input. Nothing is validated against a dictionary here; CheckSum and
 BodyLength are not checked (vendor and ticket logs get them wrong), exactly like QuickFIX
-with ValidateLengthAndChecksum=N. What the core decides on is checked strictly: a field
-without `=`, a repeated field the core uses, a Side or ExecType that is not one whole
-valid value, an impossible date reject the message (see _classify, parse_utc_timestamp).
+with ValidateLengthAndChecksum=N. What the core decides on is read strictly: a field
+without `=`, a repeated field the core uses, a Side that is not one valid value, an
+impossible date reject the message; ExecType and ExecTransType are read by their whole
+value (`150=FX` is no trade). See _classify and parse_utc_timestamp.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import codes
+from engine.fix.placeholders import delimiter_mode
 from engine.jit import WINDOW, eq_masks, inline_kernel, kernel, load_u64, trailing_zeros
 from engine.prices import MAX_PRICE, POW10, PRICE_DECIMALS, parse_fixed
 
@@ -73,6 +75,7 @@ N_UNIT_COLS = 51
 # Flags of decode_next.
 NUMBER_UNITS = 1  # the input has no lines: number units 1, 2, 3 ... instead of lines
 LEGACY_FILLS = 2  # 150=1/2 on FIX.4.3+ are fills (the per-session setting legacy_fills)
+STOP_AT_PLACEHOLDERS = 4  # leave a message delimited by a placeholder undecoded (replay)
 
 # Side (54) values a fill may carry: FIX 5.0 SP2's enum, 1-9 and A-H.
 _VALID_SIDES = np.zeros(256, np.bool_)
@@ -447,9 +450,10 @@ def decode_next(buf, pos, n, final, start_of_line, line, flags, row):
 
     `line` is the number of the line buf[pos] is on (see U_LINE; with NUMBER_UNITS, the
     number the next unit gets). Returns (decoded, position after it, start_of_line, the
-    line number there). Not decoded: nothing left, or without `final` a unit that reaches
-    the end of the buffer (its bytes are left for the next call); the position returned
-    is then past the blank space skipped.
+    line number there). Not decoded: nothing left, without `final` a unit that reaches
+    the end of the buffer (its bytes are left for the next call), or with
+    STOP_AT_PLACEHOLDERS a message delimited by a placeholder (for the caller to rewrite);
+    the position returned is then past the blank space skipped.
     """
     count_lines = (flags & NUMBER_UNITS) == 0
     while True:
@@ -486,6 +490,11 @@ def decode_next(buf, pos, n, final, start_of_line, line, flags, row):
     row[U_MSG_OFF] = msg
     q = _find(buf, msg, n, SOH, PIPE, NEWLINE)
     delim = buf[q] if q < n and buf[q] != NEWLINE else 0
+    # A plain message's first delimiter ends its BeginString ("8=FIXT.1.1"): only when it
+    # does not can a placeholder follow the BeginString.
+    if flags & STOP_AT_PLACEHOLDERS and (q - msg > 10 or _at(buf, q - 1) == 32) \
+            and delimiter_mode(buf, msg, n) != 0:
+        return False, pos, start_of_line, line
     # Walk the fields.
     complete = False
     need_more = False

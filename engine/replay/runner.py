@@ -14,16 +14,14 @@ from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix import decoder as d
-from engine.fix.decoder import MAX_UNIT_BYTES
+from engine.fix.placeholders import normalized, placeholder_message_at, safe_cut
 from engine.records import RecordMaker
-from engine.replay.placeholders import PLACEHOLDERS, has_placeholders, normalized, safe_cut
 from engine.replay.reader import (CHUNK_BYTES, InputError, chunks, disk_position, map_log,
                                   open_log)
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
 _FLAGGED = (codes.ERRONEOUS, codes.REJECTED)
-_LONGEST_PLACEHOLDER = max(map(len, PLACEHOLDERS))
 NUMBERING_PROBE = 4 << 20  # an input without a newline in its first 4 MiB has no lines
 
 
@@ -149,78 +147,57 @@ class Replay:
         self._first_line.append(self._next_line)
         self._line_start = True
         mapped = map_log(path)
-        resume_at = 0
         if mapped is not None:
             self._set_numbering(mapped.find(b"\n", 0, NUMBERING_PROBE) >= 0)
-            resume_at = self._replay_mapped(path, mapped, source)
-        if resume_at is not None:
-            self._replay_stream(path, source, resume_at, numbered=mapped is not None)
+            self._replay_mapped(path, mapped, source)
+        else:
+            self._replay_stream(path, source)
         self._next_line += 1  # the next input's first line: its own numbers start at 1
 
     def _set_numbering(self, has_lines: bool) -> None:
         self._input_flags = self._flags | (0 if has_lines else d.NUMBER_UNITS)
 
-    def _replay_stream(self, path: str, source: int, skip: int, numbered: bool) -> None:
-        """Read the input as a stream of blocks from byte `skip` (gzip, stdin, or a plain
-        file with placeholder delimiters), rewriting placeholders line by line."""
+    def _replay_stream(self, path: str, source: int) -> None:
         stream, size = open_log(path)
-        pending = b""  # read, not normalized yet: the unfinished last line
-        carry = b""  # normalized, not decoded yet
+        carry = b""  # not decoded yet
+        numbered = False
         with stream:
-            if skip:
-                stream.seek(skip)
             try:
                 for block in chunks(stream, path, self.chunk_bytes):
-                    raw = pending + block if pending else block
                     self.summary.bytes_read += len(block)
+                    data = carry + block if carry else block
                     if not numbered:  # hold the blocks until the numbering is known
-                        numbered = b"\n" in raw or len(raw) >= NUMBERING_PROBE
-                        if not numbered:
-                            pending = raw
+                        if b"\n" not in data and len(data) < NUMBERING_PROBE:
+                            carry = data
                             continue
-                        self._set_numbering(b"\n" in raw[:NUMBERING_PROBE])
-                    cut = safe_cut(raw)
-                    if cut == 0 and len(raw) > MAX_UNIT_BYTES:
-                        cut = len(raw)  # no line ends in it: longer than any unit anyway
-                    pending = raw[cut:]
-                    carry = self._feed_stream(carry, raw[:cut], source, final=False)
+                        self._set_numbering(b"\n" in data[:NUMBERING_PROBE])
+                        numbered = True
+                    pos = self._feed_all(data, np.frombuffer(data, np.uint8), 0, len(data),
+                                         source, final=False)
+                    carry = data[pos:]
                     self._progress.update(path, disk_position(stream), size,
                                           int(self.core.state.counters[p.C_TRADES]))
             except InputError:  # a truncated gzip: judge what was read, then stop
-                self._finish_stream(carry, pending, source, numbered)
+                self._finish_stream(carry, source, numbered)
                 raise
-            self._finish_stream(carry, pending, source, numbered)
+            self._finish_stream(carry, source, numbered)
 
-    def _finish_stream(self, carry: bytes, pending: bytes, source: int, numbered: bool) -> None:
+    def _finish_stream(self, carry: bytes, source: int, numbered: bool) -> None:
         if not numbered:
-            self._set_numbering(b"\n" in pending)
-        self._feed_stream(carry, pending, source, final=True)
+            self._set_numbering(b"\n" in carry)
+        if carry:
+            self._feed_all(carry, np.frombuffer(carry, np.uint8), 0, len(carry), source,
+                           final=True)
 
-    def _feed_stream(self, carry: bytes, ready: bytes, source: int, final: bool) -> bytes:
-        """Decode and judge carry + ready (ready's placeholders rewritten); the rest."""
-        if has_placeholders(ready):
-            ready = normalized(ready)
-        data = carry + ready if carry else ready
-        if not data:
-            return b""
-        pos = self._feed(data, np.frombuffer(data, np.uint8), 0, len(data), source, final)
-        return data[pos:]
-
-    def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> int | None:
-        """The blocks and carries of the stream path, as spans of the map: nothing is
-        copied. Returns None when done, or where the stream path must take over: at the
-        first block with placeholder delimiters (they must be rewritten, hence copied)."""
+    def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> None:
+        """The blocks and carries of the stream path, as spans of the map: nothing is copied."""
         buf = np.frombuffer(mapped, np.uint8)
         size = len(mapped)
         pos = 0  # where the carry (bytes not decoded yet) begins
         block = 0
         while block < size:
             end = min(block + self.chunk_bytes, size)
-            # (from a few bytes back: a placeholder may straddle two blocks)
-            if has_placeholders(mapped, max(block - _LONGEST_PLACEHOLDER, 0), end):
-                self.summary.bytes_read -= block - pos  # the stream path reads them again
-                return pos
-            pos = self._feed(mapped, buf, pos, end, source, final=False)
+            pos = self._feed_all(mapped, buf, pos, end, source, final=False)
             # Decoded pages leave the process (a record made later reads them back from
             # the page cache), so memory stays bounded however long the log.
             mapped.madvise(mmap.MADV_DONTNEED, 0, pos - pos % mmap.PAGESIZE)
@@ -228,20 +205,36 @@ class Replay:
             self._progress.update(path, end, size, int(self.core.state.counters[p.C_TRADES]))
             block = end
         if pos < size:
-            self._feed(mapped, buf, pos, size, source, final=True)
-        return None
+            self._feed_all(mapped, buf, pos, size, source, final=True)
+
+    def _feed_all(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int,
+                  source: int, final: bool) -> int:
+        """_feed, with the lines of messages delimited by placeholders (where the decoder
+        stops) rewritten to SOH and fed as chunks of their own; where the unfinished
+        tail begins."""
+        pos = self._feed(data, buf, pos, n, source, final, stop_at_placeholders=True)
+        while pos < n and placeholder_message_at(buf, pos, n):
+            cut = n if final else safe_cut(data, pos, n)
+            if cut <= pos:
+                break  # the line goes on in the next block
+            piece = normalized(bytes(data[pos:cut]))
+            self._feed(piece, np.frombuffer(piece, np.uint8), 0, len(piece), source,
+                       final=True, stop_at_placeholders=False)
+            pos = self._feed(data, buf, cut, n, source, final, stop_at_placeholders=True)
+        return pos
 
     def _feed(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int, source: int,
-              final: bool) -> int:
+              final: bool, stop_at_placeholders: bool) -> int:
         """Decode and judge all complete units of data[pos:n] (buf: data as an array);
         return where the unfinished tail begins."""
         chunk_id = self._next_chunk
         self._next_chunk += 1
         self._chunks[chunk_id] = (data, source)
+        flags = self._input_flags | (d.STOP_AT_PLACEHOLDERS if stop_at_placeholders else 0)
         while pos < n:
             count, end, self._next_line, self._line_start, rows = self.core.decode_and_judge(
                 buf, pos, n, final, self._next_line, self._line_start, chunk_id,
-                UNITS_PER_CALL, self._keep, self._dropped, self._input_flags)
+                UNITS_PER_CALL, self._keep, self._dropped, flags)
             pos = end
             self._emit(rows)
             if count == 0:

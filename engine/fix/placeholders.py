@@ -8,18 +8,21 @@ message stays text, and one line's placeholder never changes how another line is
 
 Placeholders: `^A` (`cat -v`, `less`), `<SOH>`, `\\u0001` (JSON dumps) and spaced pipes
 ` | ` (a trailing ` |` at the end of a line too).
+
+Nothing scans for them ahead: the decoder, given STOP_AT_PLACEHOLDERS, stops at the first
+message that has one (delimiter_mode), and replay rewrites the lines from there
+(normalized) before decoding them.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from engine.fix.decoder import NEWLINE, SOH, _is_fix_start
 from engine.jit import kernel
 
-# Byte strings whose presence in a block means it may need normalize(); a superset
-# check, so a block without any of them is decoded as it is, without a copy.
-PLACEHOLDERS = (b"^A", b"<SOH>", b"\\u0001", b" |")
+SOH = 1
+NEWLINE = 10
+PLACEHOLDERS = (b"^A", b"<SOH>", b"\\u0001", b" | ")
 _CARET, _ANGLE, _ESCAPED, _SPACED = 1, 2, 3, 4  # modes; 0: no placeholder
 _CARET_A = np.frombuffer(b"^A", np.uint8).copy()
 _ANGLE_SOH = np.frombuffer(b"<SOH>", np.uint8).copy()
@@ -27,10 +30,34 @@ _ESCAPED_SOH = np.frombuffer(b"\\u0001", np.uint8).copy()
 _SPACED_PIPE = np.frombuffer(b" | ", np.uint8).copy()
 
 
-def has_placeholders(data, start: int = 0, end: int | None = None) -> bool:
-    """Whether data[start:end] (bytes or mmap) holds any byte string of PLACEHOLDERS."""
-    end = len(data) if end is None else end
-    return any(data.find(marker, start, end) >= 0 for marker in PLACEHOLDERS)
+@kernel
+def _is_fix_start(buf, i, n):
+    return (i + 4 < n and buf[i] == 56 and buf[i + 1] == 61 and buf[i + 2] == 70
+            and buf[i + 3] == 73 and buf[i + 4] == 88)  # "8=FIX"
+
+
+@kernel
+def _begin_string_end(buf, msg, n):
+    """Where the BeginString value of the message at buf[msg] ("8=FIX...") ends."""
+    j = msg + 2
+    while j < n and (48 <= buf[j] <= 57 or 65 <= buf[j] <= 90 or buf[j] == 46):
+        j += 1
+    return j
+
+
+@kernel
+def delimiter_mode(buf, msg, n):
+    """The placeholder (a mode > 0) the message at buf[msg] is delimited by, else 0."""
+    return _mode_at(buf, _begin_string_end(buf, msg, n), n)
+
+
+@kernel
+def placeholder_message_at(buf, pos, n):
+    """Whether the first message on the line from buf[pos] is delimited by a placeholder."""
+    i = pos
+    while i < n and buf[i] != NEWLINE and not _is_fix_start(buf, i, n):
+        i += 1
+    return i < n and buf[i] != NEWLINE and delimiter_mode(buf, i, n) != 0
 
 
 @kernel
@@ -87,9 +114,7 @@ def normalize(src, dst):
         if c == NEWLINE:
             mode = 0
         elif c == 56 and _is_fix_start(src, i, n):  # "8=FIX": read its BeginString
-            j = i + 2
-            while j < n and (48 <= src[j] <= 57 or 65 <= src[j] <= 90 or src[j] == 46):
-                j += 1
+            j = _begin_string_end(src, i, n)
             mode = _mode_at(src, j, n)
             for k in range(i, j):
                 dst[w] = src[k]
@@ -116,10 +141,13 @@ def normalized(data: bytes) -> bytes:
     return dst[:normalize(src, dst)].tobytes()
 
 
-def safe_cut(data: bytes) -> int:
-    """Where data can be cut so that normalize() reads both parts as it reads the whole:
-    after its last newline, else at its last "8=FIX", else nowhere (0)."""
-    newline = data.rfind(b"\n")
+def safe_cut(data, start: int = 0, end: int | None = None) -> int:
+    """Where data[start:end] (bytes or mmap), which begins a unit, can be cut so that
+    each part is whole units: after its last newline, else where its last message begins
+    (not its first: text before that is its prefix), else nowhere (`start`)."""
+    end = len(data) if end is None else end
+    newline = data.rfind(b"\n", start, end)
     if newline >= 0:
         return newline + 1
-    return max(data.rfind(b"8=FIX"), 0)
+    first = data.find(b"8=FIX", start, end)
+    return max(data.rfind(b"8=FIX", first + 1, end), start) if first >= 0 else start
