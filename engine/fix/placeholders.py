@@ -22,7 +22,6 @@ from engine.jit import kernel
 
 SOH = 1
 NEWLINE = 10
-PLACEHOLDERS = (b"^A", b"<SOH>", b"\\u0001", b" | ")
 _CARET, _ANGLE, _ESCAPED, _SPACED = 1, 2, 3, 4  # modes; 0: no placeholder
 _CARET_A = np.frombuffer(b"^A", np.uint8).copy()
 _ANGLE_SOH = np.frombuffer(b"<SOH>", np.uint8).copy()
