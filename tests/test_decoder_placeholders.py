@@ -57,9 +57,11 @@ def test_each_line_decides_its_own_delimiter():
 
 def test_safe_cut_never_splits_a_line_or_message():
     assert safe_cut(b"8=FIX a\n8=FIX b") == len(b"8=FIX a\n")
-    assert safe_cut(b"8=FIX a8=FIX b") == len(b"8=FIX a")
+    assert safe_cut(b"8=FIX a8=FIX b") == 0  # "a8=FIX": inside a value
+    assert safe_cut(b"8=FIX^Aa^A8=FIX b") == len(b"8=FIX^Aa^A")
+    assert safe_cut(b"8=FIX | 108=FIX.4.4 | 8=FIX b") == len(b"8=FIX | 108=FIX.4.4 | ")
     assert safe_cut(b"8=FIX a") == 0
     assert safe_cut(b"no message at all") == 0
     assert safe_cut(b"8=FIX a\n8=FIX b\n8=FIX c", 8) == len(b"8=FIX a\n8=FIX b\n")
     assert safe_cut(b"prefix : 8=FIX b") == 0  # never between a prefix and its message
-    assert safe_cut(b"xx8=FIX a8=FIX b", 2) == len(b"xx8=FIX a")
+    assert safe_cut(b"xx8=FIX a|8=FIX b", 2) == len(b"xx8=FIX a|")

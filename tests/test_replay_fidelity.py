@@ -130,6 +130,24 @@ def test_placeholder_records_do_not_depend_on_blocks_or_compression(tmp_path):
         assert run(zipped, size) == whole, size
 
 
+def test_a_message_start_inside_a_value_is_no_place_to_cut_a_placeholder_line(tmp_path):
+    """Found by the fuzzer: "108=FIX.4.4" holds "8=FIX" mid-field; a block cut there split
+    one spaced-pipe message in two, so the records depended on the block size."""
+    line = (trade("V1", "XYZ", "10.00", extra=[(108, "FIX.4.4")]).replace(SOH, " | ") + "\n")
+    path = _write(tmp_path / "a.log", line * 3)
+
+    def run(chunk_bytes: int) -> str:
+        out = io.StringIO()
+        core = Surveillance(load_rulebook(), [])
+        Replay(core, RecordWriter(out, "jsonl"), False, chunk_bytes=chunk_bytes).run([str(path)])
+        return out.getvalue()
+
+    whole = run(1 << 20)
+    assert [json.loads(r)["verdict"] for r in whole.splitlines()] == ["no_reference"]
+    for size in (3, 17, 40, 111):
+        assert run(size) == whole, size
+
+
 def test_a_field_cut_before_its_equals_sign_never_takes_the_next_field(tmp_path, replay):
     cut = trade("CUT1", "XYZ", "10.00").split("31=")[0] + "3"  # line ends mid-tag
     unfinished = trade("CUT2", "XYZ", "10.00").split(f"{SOH}10=")[0]  # no CheckSum either

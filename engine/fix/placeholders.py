@@ -140,13 +140,23 @@ def normalized(data: bytes) -> bytes:
     return dst[:normalize(src, dst)].tobytes()
 
 
+# What ends the field before a message that begins mid-line: a delimiter of any notation.
+_FIELD_ENDS = (b"\x01", b"|", b"^A", b"<SOH>", b"\\u0001", b"| ")
+
+
 def safe_cut(data, start: int = 0, end: int | None = None) -> int:
     """Where data[start:end] (bytes or mmap), which begins a unit, can be cut so that
     each part is whole units: after its last newline, else where its last message begins
-    (not its first: text before that is its prefix), else nowhere (`start`)."""
+    (an "8=FIX" after a delimiter, not in a value such as 108=FIX.4.4, and not the first:
+    text before that is its prefix), else nowhere (`start`)."""
     end = len(data) if end is None else end
     newline = data.rfind(b"\n", start, end)
     if newline >= 0:
         return newline + 1
     first = data.find(b"8=FIX", start, end)
-    return max(data.rfind(b"8=FIX", first + 1, end), start) if first >= 0 else start
+    at = data.rfind(b"8=FIX", first + 1, end) if first >= 0 else -1
+    while at > first:
+        if bytes(data[max(at - 6, start):at]).endswith(_FIELD_ENDS):
+            return at
+        at = data.rfind(b"8=FIX", first + 1, at)
+    return start
