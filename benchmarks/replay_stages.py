@@ -28,7 +28,7 @@ import numpy as np
 
 from engine.core.instruments import load_instruments
 from engine.core.surveillance import Surveillance
-from engine.fix.decoder import N_UNIT_COLS, decode
+from engine.fix.decoder import N_UNIT_COLS, NUMBER_UNITS, decode
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
 from engine.rules.rulebook import load_rulebook
@@ -75,8 +75,8 @@ def main() -> int:
             batches.clear()
             started, pos, first = _cpu(), 0, 0
             while True:
-                count, pos = decode(buf, pos, len(data), True, first + 1, True,
-                                    units[first:first + (1 << 15)])
+                count, pos, _ = decode(buf, pos, len(data), True, first + 1, True,
+                                       NUMBER_UNITS, units[first:first + (1 << 15)])
                 if count == 0:
                     return _cpu() - started
                 batches.append((first, count))

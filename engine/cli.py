@@ -75,6 +75,10 @@ def _parser() -> argparse.ArgumentParser:
                         help="jsonl or csv for programs, text for people (default jsonl)")
     replay.add_argument("--only-flagged", action="store_true",
                         help="write only erroneous and rejected records")
+    replay.add_argument("--legacy-fills", action="store_true",
+                        help="judge ExecType 150=1/2 as fills on FIX.4.3+ too (by the spec "
+                             "they are fills only on FIX.4.0-4.2; without this flag they "
+                             "are counted in the summary, not judged)")
     replay.set_defaults(run=_run_replay)
 
     serve = sub.add_parser("serve", help="the live QuickFIX acceptor: judge drop copies, "
@@ -224,7 +228,7 @@ def _run_replay(args: argparse.Namespace) -> int:
     out = sys.stdout if args.out == "-" else open(args.out, "w", newline="", encoding="utf-8")
     try:
         replay = Replay(core, RecordWriter(out, args.format), args.only_flagged,
-                        progress=sys.stderr.isatty())
+                        progress=sys.stderr.isatty(), legacy_fills=args.legacy_fills)
         summary = replay.run(args.paths)
     except InputError as exc:
         print(f"ceguard replay: {exc}", file=sys.stderr)

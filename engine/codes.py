@@ -29,6 +29,7 @@ UNIT_VENUE_BUST = 1   # 150=H / 20=1: remove the referenced trade from the histo
 UNIT_VENUE_CORRECT = 2  # 150=G / 20=2: re-price the referenced trade
 UNIT_OTHER = 3        # admin, 150=0 New, ...: no decision
 UNIT_BAD = 4          # cannot be judged: becomes a `rejected` record
+UNIT_LEGACY_FILL = 5  # 150=1/2 on FIX.4.3+: not a fill by the spec; counted, no decision
 
 # Why a unit was rejected. The writer turns (code, offending value) into a sentence.
 REASON_NONE = 0
@@ -44,6 +45,7 @@ REASON_BAD_SIDE = 9
 REASON_UNTERMINATED = 10
 REASON_BAD_TAG = 11
 REASON_NO_REF_ID = 12
+REASON_REPEATED_TAG = 13
 REASON_NAMES = (
     "none",
     "no_fix_message",
@@ -58,16 +60,26 @@ REASON_NAMES = (
     "unterminated",
     "bad_tag",
     "missing_exec_ref_id",
+    "repeated_tag",
 )
 
 # FIX tag names used in reasons, so an operator reads "LastPx (31)" not "31".
 TAG_NAMES = {
+    11: "ClOrdID",
     17: "ExecID",
     19: "ExecRefID",
+    20: "ExecTransType",
+    30: "LastMkt",
     31: "LastPx",
     32: "LastQty",
     35: "MsgType",
+    37: "OrderID",
+    52: "SendingTime",
     54: "Side",
     55: "Symbol",
     60: "TransactTime",
+    150: "ExecType",
+    851: "LastLiquidityInd",
+    880: "TrdMatchID",
+    1057: "AggressorIndicator",
 }

@@ -25,6 +25,7 @@ _SECTIONS = {
     "journal": {"path", "synchronous"},
     "metrics": {"listen"},
     "firms": None,  # any PartyID
+    "sessions": None,  # any QuickFIX session id: checked by _sessions
     "review": None,  # checked by engine.review.settings
     "auth": {"required", "credentials"},
     "tls": {"certificate", "key", "ca", "min_version"},
@@ -32,6 +33,7 @@ _SECTIONS = {
 _SYNCHRONOUS = ("full", "normal")
 MAX_SETTLE_SECONDS = 3600
 _CREDENTIAL_KEYS = {"username", "password_file", "password_env"}
+_SESSION_KEYS = {"legacy_fills"}
 # QuickFIX's SSLProtocol for each [tls] min_version.
 TLS_PROTOCOLS = {"1.2": "+TLSv1_2 +TLSv1_3", "1.3": "+TLSv1_3"}
 
@@ -78,6 +80,9 @@ class EngineConfig:
     auth_required: bool = False  # every session's counterparty must have credentials
     credentials: dict[str, Credential] = field(default_factory=dict)  # by its CompID
     tls: TlsConfig | None = None
+    # Drop-copy sessions whose ExecType 150=1/2 on FIX.4.3+ are judged as fills
+    # ([sessions."<id>"] legacy_fills = true); serve checks that the cfg defines them.
+    legacy_fill_sessions: frozenset[str] = frozenset()
 
 
 def load_config(path: str | Path | None = None) -> EngineConfig:
@@ -119,6 +124,7 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         auth_required=_bool(where, "auth.required", auth.get("required", False)),
         credentials=_credentials(where, base, auth.get("credentials", {})),
         tls=_tls(where, base, data["tls"]) if "tls" in data else None,
+        legacy_fill_sessions=_legacy_fill_sessions(where, data.get("sessions", {})),
     )
 
 
@@ -192,6 +198,25 @@ def _firms(where: str, table: dict) -> dict[str, str]:
                               "write e.g. FIRMA = \"FIX.4.4:CEGUARD->FIRMA\"")
         firms[party_id] = session
     return firms
+
+
+def _legacy_fill_sessions(where: str, table: dict) -> frozenset[str]:
+    """The [sessions."<QuickFIX session id>"] tables with legacy_fills = true."""
+    example = '[sessions."FIX.4.4:CEGUARD->MATCHING1"] with legacy_fills = true'
+    chosen = set()
+    for session, entry in table.items():
+        key = f'sessions."{session}"'
+        if ":" not in session or "->" not in session:
+            raise ConfigError(where, key, "is not a QuickFIX session id", f"write e.g. {example}")
+        if not isinstance(entry, dict):
+            raise ConfigError(where, key, "must be a table", f"write e.g. {example}")
+        unknown = set(entry) - _SESSION_KEYS
+        if unknown:
+            raise ConfigError(where, f"{key}.{sorted(unknown)[0]}", "is not a known key",
+                              f"use only {', '.join(sorted(_SESSION_KEYS))}")
+        if _bool(where, f"{key}.legacy_fills", entry.get("legacy_fills", False)):
+            chosen.add(session)
+    return frozenset(chosen)
 
 
 def _bool(where: str, key: str, value: object) -> bool:

@@ -26,14 +26,16 @@ from engine.prices import PPM, PPM_DECIMALS, PRICE_DECIMALS
 # Text fragments the kernel copies, by index: keys with their punctuation, names quoted.
 _FRAGMENTS = (
     '{"line":', ',"exec_id":', ',"trade_id":', ',"symbol":', ',"side":', ',"price":"',
-    ',"qty":', ',"transact_time":"', ',"session":', ',"reference_price":',
+    ',"qty":', ',"transact_time":"', '","time_source":"transact_time"',
+    '","time_source":"sending_time"', ',"session":', ',"reference_price":',
     ',"reference_source":', ',"leverage":"', ',"event_size":',
     ',"threshold_pct":null,"deviation_pct":null,"band_low":null,"band_high":null,"rule":null',
     ',"threshold_pct":"', '","deviation_pct":"', '","band_low":"', '","band_high":"', '"',
     ',"rule":', ',"verdict":', ',"harmed_side":"buy"}', ',"harmed_side":"sell"}', "}",
     "null", '"buy"', '"sell"', '"sell_short"', '"sell_short_exempt"', '"other"',
 )
-(F_LINE, F_EXEC, F_TRADE, F_SYMBOL, F_SIDE, F_PRICE, F_QTY, F_TIME, F_SESSION, F_REF,
+(F_LINE, F_EXEC, F_TRADE, F_SYMBOL, F_SIDE, F_PRICE, F_QTY, F_TIME, F_TRANSACT_TIME,
+ F_SENDING_TIME, F_SESSION, F_REF,
  F_REF_SRC, F_LEVERAGE, F_EVENT, F_NO_BAND, F_THRESHOLD, F_DEVIATION, F_LOW, F_HIGH,
  F_QUOTE, F_RULE, F_VERDICT, F_HARMED_BUY, F_HARMED_SELL, F_CLOSE, F_NULL, F_BUY, F_SELL,
  F_SHORT, F_SHORT_EXEMPT, F_OTHER) = range(len(_FRAGMENTS))
@@ -253,7 +255,9 @@ def _render_row(out, pos, row, buf, base, rules, rule_ends):
     pos = _put_byte(out, pos, 84)
     pos = _put_escaped(out, pos, buf, min(start + 9, end), end)
     pos = _put_byte(out, pos, 90)
-    pos = _put_byte(out, pos, 34)
+    # records.time_source: the tag's last digit before the value's '=' (60 or 52)
+    sending = row[p.O_TIME] >= 2 and buf[start - 2] == 50
+    pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_SENDING_TIME if sending else F_TRANSACT_TIME)
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_SESSION)
     pos = _put(out, pos, NAMES, NAME_ENDS, SESSION_AT + row[p.O_SESSION])
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_REF)

@@ -27,6 +27,13 @@ def band_fields(price: int, ref: int, ppm: int) -> dict[str, str]:
     }
 
 
+def time_source(buf: bytes, time_offset: int) -> str:
+    """Which clock a decision's time span came from: the decoder takes TransactTime (60),
+    or SendingTime (52) when 60 is absent, so the tag's last digit before the value's
+    '=' tells them apart ('0' or '2')."""
+    return "sending_time" if buf[time_offset - 2:time_offset - 1] == b"2" else "transact_time"
+
+
 def iso_time(fix_time: str) -> str:
     """20260115-14:30:00.123 -> 2026-01-15T14:30:00.123Z (the digits kept as sent)."""
     return f"{fix_time[0:4]}-{fix_time[4:6]}-{fix_time[6:8]}T{fix_time[9:]}Z"
@@ -66,6 +73,7 @@ class RecordMaker:
             "price": format_price(price),
             "qty": text(p.O_QTY),
             "transact_time": iso_time(text(p.O_TIME)),
+            "time_source": time_source(buf, int(row[p.O_TIME])),
             "session": codes.SESSION_NAMES[int(row[p.O_SESSION])],
             "reference_price": format_price(ref) if ref else None,
             "reference_source": codes.REF_SOURCE_NAMES[int(row[p.O_REF_SRC])],
@@ -101,9 +109,14 @@ class RecordMaker:
                 f"{field} has more than {PRICE_DECIMALS} decimal places: {value!r}",
             codes.REASON_TOO_LARGE: f"{field} is above the supported maximum: {value!r}",
             codes.REASON_BAD_TIME:
-                f"{field} is not a FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fff]): {value!r}",
-            codes.REASON_BAD_SIDE: f"{field} is not a single FIX Side character: {value!r}",
+                f"{field} is not a FIX UTCTimestamp (YYYYMMDD-HH:MM:SS[.fff], a date that "
+                f"exists, second 60 only at 23:59:60 on a month's last day): {value!r}",
+            codes.REASON_BAD_SIDE:
+                f"{field} is not one FIX Side value (1-9 or A-H): {value!r}",
             codes.REASON_UNTERMINATED: "no field delimiter (SOH or '|') in the message",
-            codes.REASON_BAD_TAG: f"malformed field, expected <tag>=<value>: {value!r}",
+            codes.REASON_BAD_TAG:
+                f"malformed field, expected <tag>=<value> (a line cut mid-field?): {value!r}",
             codes.REASON_NO_REF_ID: "venue bust or correction without ExecRefID (19)",
+            codes.REASON_REPEATED_TAG:
+                f"{field} appears more than once; which one holds is unknown: {value!r}",
         }[code]

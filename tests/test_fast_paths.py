@@ -86,7 +86,7 @@ def test_decoding_does_not_depend_on_the_bytes_after_the_end(parts, sep, pipes, 
     for tail in (b"", b"=\x01|\n8=FIX" * padding):
         buf = np.frombuffer(data + tail, np.uint8)
         rows = np.zeros((8, N_UNIT_COLS), np.int64)
-        count, end = decode(buf, 0, len(data), True, 1, True, rows)
+        count, end, _ = decode(buf, 0, len(data), True, 1, True, 0, rows)
         units.append((count, end, rows[:count].tolist()))
     assert units[0] == units[1]
     assert units[0][0] >= 1
@@ -156,6 +156,6 @@ def test_tags_read_by_their_text_mean_what_their_number_means(fields, pipes):
         data = message(zeros)
         buf = np.frombuffer(data, np.uint8)
         rows = np.zeros((4, N_UNIT_COLS), np.int64)
-        count, _ = decode(buf, 0, len(data), True, 1, True, rows)
+        count, _, _ = decode(buf, 0, len(data), True, 1, True, 0, rows)
         meanings.append([_meaning(buf, row) for row in rows[:count].tolist()])
     assert meanings[0] == meanings[1]

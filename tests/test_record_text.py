@@ -70,8 +70,8 @@ def test_decisions_of_the_core_render_as_recordmaker_writes_them(batch: list[byt
     rows, raws = [], []
     for seq, raw in enumerate(batch, 1):
         buf = np.frombuffer(raw.replace(b"\n", b" "), np.uint8)
-        _, _, out = core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq, 1, keep,
-                                          dropped)
+        *_, out = core.decode_and_judge(buf, 0, len(raw), True, seq, True, seq, 1, keep,
+                                        dropped)
         rows += out.tolist()
         raws += [raw] * len(out)
     flushed = core.flush().tolist()

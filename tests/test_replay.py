@@ -1,5 +1,6 @@
 """`ceguard replay` end to end on real log files: series, events, bad input, formats."""
 
+import csv
 import io
 import json
 import subprocess
@@ -242,7 +243,7 @@ def test_only_flagged_csv_and_stdin_through_the_real_command(tmp_path):
         input=log.read_bytes(), capture_output=True, check=True)
     lines = result.stdout.decode().splitlines()
     assert lines[0].startswith("line,exec_id,trade_id,symbol")
-    verdicts = [line.split(",")[17] for line in lines[1:]]
+    verdicts = [row["verdict"] for row in csv.DictReader(lines)]
     assert verdicts == ["rejected"] + ["erroneous"] * 6
     assert b"erroneous 6" in result.stderr
 

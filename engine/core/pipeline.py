@@ -91,7 +91,8 @@ C_VENUE_CORRECTIONS = 7
 C_EVENTS = 8
 C_UNKNOWN_REFS = 9
 C_TRADES = 10
-N_COUNTERS = 11
+C_LEGACY_FILLS = 11  # 150=1/2 on FIX.4.3+ not judged (decoder.LEGACY_FILLS unset)
+N_COUNTERS = 12
 
 # Why `process` stopped before the end of its units.
 STATUS_DONE = 0
@@ -105,7 +106,9 @@ CUR_LINE_START = 2
 CUR_BATCH_LEN = 3
 CUR_BATCH_NEXT = 4
 CUR_N_OUT = 5
-N_CURSOR = 6
+CUR_LINE = 6  # the line number at CUR_POS (decoder.decode_next's `line`)
+CUR_FLAGS = 7  # decoder flags (decoder.NUMBER_UNITS, decoder.LEGACY_FILLS)
+N_CURSOR = 8
 
 # Units judged per batch, and the columns of their identifiers' 128-bit keys.
 BATCH = 16
@@ -319,7 +322,7 @@ def _hash_ahead(buf, units, first, end, keys, state):
         unit = units[i]
         key = keys[i - first]
         kind = unit[d.U_KIND]
-        if kind == codes.UNIT_OTHER or kind == codes.UNIT_BAD:
+        if kind == codes.UNIT_OTHER or kind == codes.UNIT_BAD or kind == codes.UNIT_LEGACY_FILL:
             continue
         sym_off = unit[d.U_SYMBOL]
         sym_end = sym_off + unit[d.U_SYMBOL + 1]
@@ -373,19 +376,22 @@ def process(buf, units, first, n_units, chunk_id, state, rulebook, clock, out, n
 
 
 @kernel
-def decode_and_judge(buf, n, final, first_line, cursor, max_units, batch, keys, chunk_id,
-                     state, rulebook, clock, out, keep, dropped):
+def decode_and_judge(buf, n, final, cursor, max_units, batch, keys, chunk_id, state, rulebook,
+                     clock, out, keep, dropped):
     """decoder.decode and `process` in one pass, a batch of units at a time: each batch is
     decoded into `batch` (BATCH rows, so it stays in cache) and judged at once.
 
     `cursor` (CUR_*) is updated in place, so after a status other than STATUS_DONE (grow a
-    table, as for `process`) a second call goes on exactly where the first stopped. Stops
+    table, as for `process`) a second call goes on exactly where the first stopped. The
+    caller sets CUR_POS, CUR_LINE_START, CUR_LINE and CUR_FLAGS before the first. Stops
     after `max_units` units, like `decode` with a units array that long. Rows whose
     verdict is not marked in `keep` are counted in `dropped` instead of written to `out`.
     """
     pos = cursor[CUR_POS]
     count = cursor[CUR_UNITS]
     start_of_line = cursor[CUR_LINE_START] != 0
+    line = cursor[CUR_LINE]
+    flags = cursor[CUR_FLAGS]
     batch_len = cursor[CUR_BATCH_LEN]
     next_unit = cursor[CUR_BATCH_NEXT]
     n_out = cursor[CUR_N_OUT]
@@ -395,8 +401,8 @@ def decode_and_judge(buf, n, final, first_line, cursor, max_units, batch, keys, 
             next_unit = 0
             batch_len = 0
             while batch_len < batch.shape[0] and count < max_units:
-                decoded, pos, start_of_line = d.decode_next(buf, pos, n, final, start_of_line,
-                                                            first_line + count, batch[batch_len])
+                decoded, pos, start_of_line, line = d.decode_next(
+                    buf, pos, n, final, start_of_line, line, flags, batch[batch_len])
                 if not decoded:
                     break
                 batch_len += 1
@@ -411,6 +417,7 @@ def decode_and_judge(buf, n, final, first_line, cursor, max_units, batch, keys, 
     cursor[CUR_POS] = pos
     cursor[CUR_UNITS] = count
     cursor[CUR_LINE_START] = start_of_line
+    cursor[CUR_LINE] = line
     cursor[CUR_BATCH_LEN] = batch_len
     cursor[CUR_BATCH_NEXT] = next_unit
     cursor[CUR_N_OUT] = n_out
@@ -442,6 +449,9 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         key = keys[i - ahead]
         kind = unit[d.U_KIND]
         if kind == codes.UNIT_OTHER:
+            continue
+        if kind == codes.UNIT_LEGACY_FILL:
+            counters[C_LEGACY_FILLS] += 1
             continue
         if kind == codes.UNIT_BAD:
             row = out[n_out]

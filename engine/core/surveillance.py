@@ -48,31 +48,37 @@ class Surveillance:
             else:
                 self.state.grow_pending()
 
-    def decode_and_judge(self, buf: np.ndarray, pos: int, n: int, final: bool, first_line: int,
+    def decode_and_judge(self, buf: np.ndarray, pos: int, n: int, final: bool, line: int,
                          at_line_start: bool, chunk_id: int, max_units: int,
-                         keep: np.ndarray, dropped: np.ndarray) -> tuple[int, int, np.ndarray]:
+                         keep: np.ndarray, dropped: np.ndarray, flags: int = 0
+                         ) -> tuple[int, int, int, bool, np.ndarray]:
         """`decoder.decode` into an array of `max_units` rows, then `judge`, in one pass.
 
-        Returns what they would: (units decoded, end position, decision rows), less the
-        rows whose verdict code is not marked in `keep`; those are counted in
-        `dropped[verdict]`. The rows are a view of a buffer the next call reuses.
+        `line`: the line number at buf[pos]; `flags`: the decoder's (NUMBER_UNITS,
+        LEGACY_FILLS). Returns what they would: (units decoded, end position, the line
+        number there, whether it begins a line, decision rows), less the rows whose
+        verdict code is not marked in `keep`; those are counted in `dropped[verdict]`.
+        The rows are a view of a buffer the next call reuses.
         """
         cursor = self._cursor
         cursor[:] = 0
         cursor[p.CUR_POS] = pos
         cursor[p.CUR_LINE_START] = at_line_start
-        rows = self._resume(buf, n, final, first_line, chunk_id, max_units, keep, dropped)
-        return int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]), rows
+        cursor[p.CUR_LINE] = line
+        cursor[p.CUR_FLAGS] = flags
+        rows = self._resume(buf, n, final, chunk_id, max_units, keep, dropped)
+        return (int(cursor[p.CUR_UNITS]), int(cursor[p.CUR_POS]), int(cursor[p.CUR_LINE]),
+                bool(cursor[p.CUR_LINE_START]), rows)
 
-    def _resume(self, buf: np.ndarray, n: int, final: bool, first_line: int, chunk_id: int,
-                max_units: int, keep: np.ndarray, dropped: np.ndarray) -> np.ndarray:
+    def _resume(self, buf: np.ndarray, n: int, final: bool, chunk_id: int, max_units: int,
+                keep: np.ndarray, dropped: np.ndarray) -> np.ndarray:
         """Run the kernel from where the cursor stands until done, growing tables."""
         cursor = self._cursor
         while True:
             out = self._room(self._out, int(cursor[p.CUR_N_OUT]),
                              max_units - int(cursor[p.CUR_UNITS]))
             self._out = out
-            status = p.decode_and_judge(buf, n, final, first_line, cursor, max_units,
+            status = p.decode_and_judge(buf, n, final, cursor, max_units,
                                         self._batch, self._keys, chunk_id,
                                         self.state.as_tuple(), self._rules, self._clock, out,
                                         keep, dropped)
@@ -86,13 +92,14 @@ class Surveillance:
         else:
             self.state.grow_pending()
 
-    def judge_message(self, raw: bytes, line: int, keep: np.ndarray, dropped: np.ndarray
-                      ) -> np.ndarray:
-        """decode_and_judge of one live message, as unit `line` of its own chunk `line`:
-        the decision rows that became final (a view the next call reuses).
+    def judge_message(self, raw: bytes, line: int, keep: np.ndarray, dropped: np.ndarray,
+                      flags: int = 0) -> np.ndarray:
+        """decode_and_judge of one live message, as unit `line` of its own chunk `line`
+        (`flags`: the decoder's, LEGACY_FILLS for a session that has them judged): the
+        decision rows that became final (a view the next call reuses).
 
         The live path's call, once per fill: it calls the kernel's compiled entry point,
-        skipping the dispatcher's typing of fifteen arguments (a third of the call). That
+        skipping the dispatcher's typing of fourteen arguments (a third of the call). That
         is sound only because every argument's type is fixed here: `raw` is bytes, the
         arrays are the core's own (grown tables keep their dtype and layout), `keep` and
         `dropped` are the caller's, which must always be the same arrays' types.
@@ -101,10 +108,12 @@ class Surveillance:
         cursor = self._cursor
         cursor.fill(0)
         cursor[p.CUR_LINE_START] = 1
+        cursor[p.CUR_LINE] = line
+        cursor[p.CUR_FLAGS] = flags
         out = self._out
         if out.shape[0] < 1 + self.state.pending.shape[0]:
             out = self._out = self._room(out, 0, 1)
-        args = (buf, len(raw), True, line, cursor, 1, self._batch, self._keys, line,
+        args = (buf, len(raw), True, cursor, 1, self._batch, self._keys, line,
                 self.state.as_tuple(), self._rules, self._clock, out, keep, dropped)
         if self._entry is None:
             status = p.decode_and_judge(*args)
@@ -115,7 +124,7 @@ class Surveillance:
             return out[: cursor[p.CUR_N_OUT]]
         # A table must grow: the general loop resumes from the cursor.
         self._grow(status)
-        return self._resume(buf, len(raw), True, line, line, 1, keep, dropped)
+        return self._resume(buf, len(raw), True, line, 1, keep, dropped)
 
     def flush(self) -> np.ndarray:
         """Close the open multi-stock window (end of input): its candidates' final rows."""

@@ -1,13 +1,24 @@
 """Raw FIX bytes to flat arrays, in numba: the one decoder of live and replay.
 
 Input is any mix of QuickFIX FileLog lines (`<timestamp> : <message>`), raw SOH streams
-(messages back to back, no newlines) and `|`-delimited text. A *unit* is one FIX
-message, or one line holding none (garbage); units are numbered from 1 in input order,
-which is the line number of a one-message-per-line log and the message number of a raw
-stream. Each unit becomes one row of `units` (columns U_*): its kind, the byte spans of
-the fields the core needs, and the parsed price and time. Nothing is validated against a
-dictionary here; CheckSum and BodyLength are not checked (vendor and ticket logs get them
-wrong), exactly like QuickFIX with ValidateLengthAndChecksum=N.
+(messages back to back, no newlines) and `|`-delimited text (placeholders such as `^A` or
+` | ` are rewritten to SOH before, see engine/fix/placeholders.py). A *unit* is one
+FIX message, or one line holding none (garbage). A message is one line or one framed unit
+(`8=FIX` ... `10=xxx`) and never reaches into the next: it ends at its CheckSum, at a
+newline, or where the next `8=FIX` begins. Text after the last message of a line (a
+closing `)`, a comment) and text before a line's first message (a FileLog prefix) are no
+unit of their own; text between two messages is (a rejected one).
+
+Each unit becomes one row of `units` (columns U_*): its kind, the byte spans of the fields
+the core needs, and the parsed price and time. Its U_LINE is the input's physical line
+number of the unit's first byte (blank lines count, the messages of one line share its
+number), or, with NUMBER_UNITS (input without lines: a raw SOH stream), its position
+1, 2, 3 ... in the input. Nothing is validated against a dictionary here; CheckSum and
+BodyLength are not checked (vendor and ticket logs get them wrong), exactly like QuickFIX
+with ValidateLengthAndChecksum=N. What the core decides on is read strictly: a field
+without `=`, a repeated field the core uses, a Side that is not one valid value, an
+impossible date reject the message; ExecType and ExecTransType are read by their whole
+value (`150=FX` is no trade). See _classify and parse_utc_timestamp.
 """
 
 from __future__ import annotations
@@ -15,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine import codes
+from engine.fix.placeholders import delimiter_mode
 from engine.jit import WINDOW, eq_masks, inline_kernel, kernel, load_u64, trailing_zeros
 from engine.prices import MAX_PRICE, POW10, PRICE_DECIMALS, parse_fixed
 
@@ -55,8 +67,20 @@ U_TRANSTYPE = 37
 U_LIQUIDITY = 39  # LastLiquidityInd 851 (2 = removed liquidity: the aggressor)
 U_BEGIN = 41  # BeginString 8: which FIX version's enums apply
 U_SENDING = 43  # SendingTime 52: the clock of a fill without TransactTime
-U_SKIPPED = 45  # scratch: the spans of fields the core does not need land here
-N_UNIT_COLS = 47
+U_SIDE_TEXT = 45  # Side 54, read into U_SIDE once the unit is known to be a fill
+U_AGGRESSOR_TEXT = 47  # AggressorIndicator 1057, read into U_AGGRESSOR likewise
+U_SKIPPED = 49  # scratch: the spans of fields the core does not need land here
+N_UNIT_COLS = 51
+
+# Flags of decode_next.
+NUMBER_UNITS = 1  # the input has no lines: number units 1, 2, 3 ... instead of lines
+LEGACY_FILLS = 2  # 150=1/2 on FIX.4.3+ are fills (the per-session setting legacy_fills)
+STOP_AT_PLACEHOLDERS = 4  # leave a message delimited by a placeholder undecoded (replay)
+
+# Side (54) values a fill may carry: FIX 5.0 SP2's enum, 1-9 and A-H.
+_VALID_SIDES = np.zeros(256, np.bool_)
+for _side in b"123456789ABCDEFGH":
+    _VALID_SIDES[_side] = True
 
 MAX_UNIT_BYTES = 1 << 20  # a line or message longer than this is cut into a rejected unit
 
@@ -73,8 +97,6 @@ def _at(buf, i):
 # columns, so that keeping or skipping a field takes no branch. A table, not a chain of
 # compares.
 _SKIP = U_SKIPPED
-_SIDE = -2
-_AGGRESSOR = -3
 _POSSDUP = -4
 _BEGIN_STRING = -5  # 8: skipped, but "8=FIX" after the first field begins a message
 _CHECKSUM = -6  # 10: skipped, and ends the message
@@ -82,12 +104,13 @@ _UNKNOWN = -7  # from _short_tag_action: not a plain number, read it digit by di
 _SPAN_TAGS = ((17, U_EXEC), (55, U_SYMBOL), (32, U_QTY), (60, U_TIME), (880, U_MATCH),
               (37, U_ORDER), (19, U_EXEC_REF), (30, U_MARKET), (11, U_CLORD),
               (31, U_PRICE_TEXT), (35, U_MSGTYPE), (150, U_EXECTYPE), (20, U_TRANSTYPE),
-              (851, U_LIQUIDITY), (52, U_SENDING))
+              (851, U_LIQUIDITY), (52, U_SENDING), (54, U_SIDE_TEXT),
+              (1057, U_AGGRESSOR_TEXT))
 _TAG_ACTION = np.full(1058, _SKIP, np.int64)
+_COLUMN_TAG = np.zeros(N_UNIT_COLS, np.int64)  # the tag of a span column, for reasons
 for _tag, _col in _SPAN_TAGS:
     _TAG_ACTION[_tag] = _col
-_TAG_ACTION[54] = _SIDE
-_TAG_ACTION[1057] = _AGGRESSOR
+    _COLUMN_TAG[_col] = _tag
 _TAG_ACTION[43] = _POSSDUP  # PossDupFlag
 _TAG_ACTION[97] = _POSSDUP  # PossResend
 _TAG_ACTION[8] = _BEGIN_STRING
@@ -166,9 +189,23 @@ def _days_from_civil(year, month, day):
     return era * 146097 + doe - 719468
 
 
+_DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31], np.int64)
+
+
+@kernel
+def _days_in_month(year, month):
+    leap = year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)
+    return 29 if month == 2 and leap else _DAYS_IN_MONTH[month]
+
+
 @kernel
 def parse_utc_timestamp(buf, start, end):
-    """FIX UTCTimestamp YYYYMMDD-HH:MM:SS[.f{1,9}] to ns since the epoch; -1 if invalid."""
+    """FIX UTCTimestamp YYYYMMDD-HH:MM:SS[.f{1,9}] to ns since the epoch; -1 if invalid.
+
+    The date must exist (20260231 does not) in 1970-2261. Second 60 is accepted only in
+    a leap-second slot, 23:59:60 on the last day of a month (where ITU-R TF.460 puts
+    them; June and December in practice), and counts as 00:00:00 of the next day.
+    """
     n = end - start
     if n < 17 or buf[start + 8] != 45 or buf[start + 11] != 58 or buf[start + 14] != 58:
         return -1
@@ -178,9 +215,12 @@ def parse_utc_timestamp(buf, start, end):
     hour = _digits(buf, start + 9, 2)
     minute = _digits(buf, start + 12, 2)
     second = _digits(buf, start + 15, 2)
-    if year < 1970 or year > MAX_YEAR or month < 1 or month > 12 or day < 1 or day > 31:
+    if year < 1970 or year > MAX_YEAR or month < 1 or month > 12 or day < 1 \
+            or day > _days_in_month(year, month):
         return -1
     if hour < 0 or hour > 23 or minute < 0 or minute > 59 or second < 0 or second > 60:
+        return -1
+    if second == 60 and (hour != 23 or minute != 59 or day != _days_in_month(year, month)):
         return -1
     frac_ns = 0
     if n > 17:
@@ -206,10 +246,22 @@ def _reject(row, reason, tag, off, length):
 
 
 @kernel
-def _first_char(buf, row, col):
-    if row[col + 1] <= 0:
+def _single_char(buf, row, col):
+    """The field's value if it is one character, 0 if absent, -1 if longer or empty: an
+    enum is read by its whole value (`150=FX` is not `150=F`)."""
+    length = row[col + 1]
+    if length < 0:
         return 0
-    return buf[row[col]]
+    return buf[row[col]] if length == 1 else -1
+
+
+@kernel
+def _is_legacy_version(buf, row):
+    """BeginString FIX.4.0, FIX.4.1 or FIX.4.2: the versions where 150=1/2 are fills."""
+    off = row[U_BEGIN]
+    return (row[U_BEGIN + 1] == 7 and buf[off] == 70 and buf[off + 1] == 73
+            and buf[off + 2] == 88 and buf[off + 3] == 46 and buf[off + 4] == 52
+            and buf[off + 5] == 46 and 48 <= buf[off + 6] <= 50)  # "FIX.4." 0-2
 
 
 @kernel
@@ -228,27 +280,40 @@ def _positive(buf, row, col, tag, limit):
 
 
 @kernel
-def _classify(buf, row):
-    """Decide the unit's kind from 35/150/20 and check the fields that kind needs."""
+def _classify(buf, row, flags, repeated_col, repeated_off, repeated_len):
+    """Decide the unit's kind from 35/150/20 and check the fields that kind needs.
+
+    `repeated_col`: the first span column whose tag the message repeats (-1: none); a
+    kind the core acts on is then rejected, whichever value it would have taken."""
     if row[U_MSGTYPE + 1] <= 0:
         _reject(row, codes.REASON_NO_MSGTYPE, 35, row[U_MSG_OFF], 0)
         return
     if row[U_MSGTYPE + 1] != 1 or buf[row[U_MSGTYPE]] != 56:  # not an ExecutionReport
         row[U_KIND] = codes.UNIT_OTHER
         return
-    exec_type = _first_char(buf, row, U_EXECTYPE)
-    trans_type = _first_char(buf, row, U_TRANSTYPE)
+    exec_type = _single_char(buf, row, U_EXECTYPE)
+    trans_type = _single_char(buf, row, U_TRANSTYPE)
     if trans_type == 49 or (trans_type == 0 and exec_type == 72):  # 20=1 or 150=H
         kind = codes.UNIT_VENUE_BUST
     elif trans_type == 50 or (trans_type == 0 and exec_type == 71):  # 20=2 or 150=G
         kind = codes.UNIT_VENUE_CORRECT
-    elif exec_type == 70 or ((exec_type == 49 or exec_type == 50) and trans_type in (0, 48)):
-        kind = codes.UNIT_TRADE  # 150=F, or FIX.4.2 150=1/2 with 20=0
+    elif exec_type == 70:  # 150=F
+        kind = codes.UNIT_TRADE
+    elif (exec_type == 49 or exec_type == 50) and (trans_type == 0 or trans_type == 48):
+        # 150=1/2 (with 20=0 or none): a fill on FIX.4.0-4.2 only; on 4.3+ counted, not
+        # judged, unless the session says its venue still sends fills this way.
+        if not (_is_legacy_version(buf, row) or flags & LEGACY_FILLS):
+            row[U_KIND] = codes.UNIT_LEGACY_FILL
+            return
+        kind = codes.UNIT_TRADE
     else:
         row[U_KIND] = codes.UNIT_OTHER
         return
     row[U_KIND] = kind
 
+    if repeated_col >= 0:
+        _reject(row, codes.REASON_REPEATED_TAG, _COLUMN_TAG[repeated_col], repeated_off,
+                repeated_len)
     if row[U_SYMBOL + 1] <= 0:
         _reject(row, codes.REASON_MISSING_FIELD, 55, row[U_MSG_OFF], 0)
     if kind != codes.UNIT_TRADE:
@@ -265,15 +330,34 @@ def _classify(buf, row):
         return
 
     _positive(buf, row, U_QTY, 32, MAX_QTY)
-    if row[U_SIDE] == 0:
+    side = _single_char(buf, row, U_SIDE_TEXT)
+    if side == 0:
         _reject(row, codes.REASON_MISSING_FIELD, 54, row[U_MSG_OFF], 0)
+    elif side < 0 or not _VALID_SIDES[side]:
+        _reject(row, codes.REASON_BAD_SIDE, 54, row[U_SIDE_TEXT], row[U_SIDE_TEXT + 1])
+    else:
+        row[U_SIDE] = side
+    aggressor = _single_char(buf, row, U_AGGRESSOR_TEXT)
+    row[U_AGGRESSOR] = -1 if aggressor == 0 else (1 if aggressor == 89 else 0)  # Y
+    _parse_time(buf, row)
+
+
+@kernel
+def _parse_time(buf, row):
+    """TransactTime (60) into U_TIME_NS; without it, SendingTime (52), whose span then
+    stands in U_TIME (a record tells which clock from the tag before the value)."""
+    tag = 60
+    if row[U_TIME + 1] < 0 and row[U_SENDING + 1] >= 0:
+        tag = 52
+        row[U_TIME] = row[U_SENDING]
+        row[U_TIME + 1] = row[U_SENDING + 1]
     off, length = row[U_TIME], row[U_TIME + 1]
     if length < 0:
         _reject(row, codes.REASON_MISSING_FIELD, 60, row[U_MSG_OFF], 0)
-    else:
-        row[U_TIME_NS] = parse_utc_timestamp(buf, off, off + length)
-        if row[U_TIME_NS] < 0:
-            _reject(row, codes.REASON_BAD_TIME, 60, off, length)
+        return
+    row[U_TIME_NS] = parse_utc_timestamp(buf, off, off + length)
+    if row[U_TIME_NS] < 0:
+        _reject(row, codes.REASON_BAD_TIME, tag, off, length)
 
 
 @kernel
@@ -361,40 +445,56 @@ def _message_start(buf, p, n):
 
 
 @kernel
-def decode_next(buf, pos, n, final, start_of_line, line, row):
+def decode_next(buf, pos, n, final, start_of_line, line, flags, row):
     """Decode the unit that begins at or after buf[pos] (after blank space) into `row`.
 
-    Returns (decoded, position after it, start_of_line). Not decoded: nothing left, or
-    without `final` a unit that reaches the end of the buffer (its bytes are left for the
-    next call); the position returned is then past the blank space skipped.
+    `line` is the number of the line buf[pos] is on (see U_LINE; with NUMBER_UNITS, the
+    number the next unit gets). Returns (decoded, position after it, start_of_line, the
+    line number there). Not decoded: nothing left, without `final` a unit that reaches
+    the end of the buffer (its bytes are left for the next call), or with
+    STOP_AT_PLACEHOLDERS a message delimited by a placeholder (for the caller to rewrite);
+    the position returned is then past the blank space skipped.
     """
-    while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
-        if buf[pos] == NEWLINE:
-            start_of_line = True
-        pos += 1
-    if pos >= n:
-        return False, pos, start_of_line
-    start = pos
-    p = _message_start(buf, pos, n)
-    if p >= n and not final and n - start < MAX_UNIT_BYTES:
-        return False, pos, start_of_line  # the line may go on in the next chunk
+    count_lines = (flags & NUMBER_UNITS) == 0
+    while True:
+        while pos < n and (buf[pos] == NEWLINE or buf[pos] == 13 or buf[pos] == 32):
+            if buf[pos] == NEWLINE:
+                start_of_line = True
+                if count_lines:
+                    line += 1
+            pos += 1
+        if pos >= n:
+            return False, pos, start_of_line, line
+        start = pos
+        p = _message_start(buf, pos, n)
+        if p >= n and not final and n - start < MAX_UNIT_BYTES:
+            return False, pos, start_of_line, line  # the line may go on in the next chunk
+        if start_of_line or (p < n and buf[p] != NEWLINE):
+            break
+        pos = p  # text after a message on its line (a closing ')', a comment): no unit
     row[:] = 0
     for col in range(U_EXEC, N_UNIT_COLS, 2):
         row[col] = start
         row[col + 1] = -1
     row[U_AGGRESSOR] = -1
     row[U_LINE] = line
+    next_line = line if count_lines else line + 1
     if p >= n or buf[p] == NEWLINE or (p > start and not start_of_line):
         # a line with no FIX message in it, or junk between two messages
         row[U_MSG_OFF] = start
         row[U_MSG_LEN] = p - start
         _reject(row, codes.REASON_NO_FIX, 0, start, p - start)
-        return True, p, start_of_line
+        return True, p, start_of_line, next_line
 
     msg = p
     row[U_MSG_OFF] = msg
     q = _find(buf, msg, n, SOH, PIPE, NEWLINE)
     delim = buf[q] if q < n and buf[q] != NEWLINE else 0
+    # A plain message's first delimiter ends its BeginString ("8=FIXT.1.1"): only when it
+    # does not can a placeholder follow the BeginString.
+    if flags & STOP_AT_PLACEHOLDERS and (q - msg > 10 or _at(buf, q - 1) == 32) \
+            and delimiter_mode(buf, msg, n) != 0:
+        return False, pos, start_of_line, line
     # Walk the fields.
     complete = False
     need_more = False
@@ -405,6 +505,8 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
     # word by word) put a load and its compares between one field and the next.
     base = q - WINDOW  # no window loaded yet
     eq = ends = delims = np.uint64(0)
+    repeated_col = -1  # the first span column a second field of its tag came for
+    repeated_off = repeated_len = 0
     while q < n and _at(buf, q) != NEWLINE:
         # Fast path, a field "tag=value" whose end is in the loaded window: the value
         # ends at the first end at or after q, and q of the next field follows from the
@@ -451,7 +553,10 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
             complete = True  # next message begins: this one had no CheckSum
             break
         v = t + 1
-        if not fast:
+        if not fast and (t >= n or _at(buf, t) != 61):
+            e = v = t  # no '=' (a line cut mid-tag): no value, never the next field
+            step = 1 if (t < n and _at(buf, t) == delim and delim != 0) else 0
+        elif not fast:
             e = v  # the value ends at the first delimiter or newline (or n)
             while e < n:
                 if e >= base + WINDOW:
@@ -470,15 +575,13 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
         if bad:
             _reject(row, codes.REASON_BAD_TAG, 0, q, e - q)
         elif action >= 0:
-            row[action] = v
-            row[action + 1] = e - v
-        elif action == _SIDE:
-            if e - v == 1:
-                row[U_SIDE] = _at(buf, v)
-            else:
-                _reject(row, codes.REASON_BAD_SIDE, 54, v, e - v)
-        elif action == _AGGRESSOR:
-            row[U_AGGRESSOR] = 1 if (e - v == 1 and _at(buf, v) == 89) else 0
+            if row[action + 1] < 0 or action == U_SKIPPED:  # the first of its tag counts
+                row[action] = v
+                row[action + 1] = e - v
+            elif repeated_col < 0:
+                repeated_col = action
+                repeated_off = q
+                repeated_len = e - q
         elif action == _POSSDUP:
             if e - v == 1 and _at(buf, v) == 89:
                 row[U_POSSDUP] = 1
@@ -490,31 +593,33 @@ def decode_next(buf, pos, n, final, start_of_line, line, row):
             complete = True
             break
     if need_more or (not complete and q >= n and open_ended):
-        return False, pos, start_of_line  # the message continues in the next chunk
+        return False, pos, start_of_line, line  # the message continues in the next chunk
     if not complete:
         if delim == 0:
             _reject(row, codes.REASON_UNTERMINATED, 0, msg, q - msg)
     row[U_MSG_LEN] = q - msg
     if row[U_KIND] != codes.UNIT_BAD:
-        _classify(buf, row)
-    return True, q, False
+        _classify(buf, row, flags, repeated_col, repeated_off, repeated_len)
+    return True, q, False, next_line
 
 
 @kernel
-def decode(buf, pos, n, final, first_line, at_line_start, units):
+def decode(buf, pos, n, final, first_line, at_line_start, flags, units):
     """Decode complete units of buf[pos:n] into `units` (offsets are into buf).
 
-    Returns (units written, position after the last one). Without `final`, a unit that
-    reaches the end of the buffer is left for the next call (its bytes are not consumed).
-    `at_line_start` says whether buf[pos] begins a line: text before a message is a
-    FileLog prefix only there; between two messages on one line it is junk.
+    Returns (units written, position after the last one, line number there; see
+    decode_next). Without `final`, a unit that reaches the end of the buffer is left
+    for the next call (its bytes are not consumed). `at_line_start` says whether buf[pos]
+    begins a line: text before a message is a FileLog prefix only there; between two
+    messages on one line, or after the last, it is no unit.
     """
     count = 0
     start_of_line = at_line_start
+    line = first_line
     while count < units.shape[0]:
-        decoded, pos, start_of_line = decode_next(buf, pos, n, final, start_of_line,
-                                                  first_line + count, units[count])
+        decoded, pos, start_of_line, line = decode_next(buf, pos, n, final, start_of_line,
+                                                        line, flags, units[count])
         if not decoded:
             break
         count += 1
-    return count, pos
+    return count, pos, line

@@ -47,6 +47,7 @@ from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
 from engine.fix.busts import (bust_exec_id, bust_message, bust_text, executing_firms,
                               unroutable_reason)
+from engine.fix.decoder import LEGACY_FILLS
 from engine.fix.intake import FillQueue
 from engine.fix.rejects import business_reject, msg_seq_num
 from engine.journal.store import BustRow, Journal
@@ -79,7 +80,8 @@ class CaseOpener(Protocol):
 class LiveEngine:
     def __init__(self, new_core: Callable[[], Surveillance],
                  open_journal: Callable[[], Journal], metrics: Metrics,
-                 firms: dict[str, str], settle_seconds: float, log) -> None:
+                 firms: dict[str, str], settle_seconds: float, log,
+                 legacy_fill_sessions: frozenset[str] = frozenset()) -> None:
         self._new_core = new_core
         self._open_journal = open_journal
         self.core = new_core()
@@ -88,6 +90,10 @@ class LiveEngine:
         self.firms = firms
         self.settle_seconds = settle_seconds
         self.log = log
+        # Sessions whose 150=1/2 on FIX.4.3+ are judged as fills (engine config
+        # [sessions."<id>"] legacy_fills); elsewhere counted and logged once per session.
+        self.legacy_fill_sessions = legacy_fill_sessions
+        self._legacy_logged: set[str] = set()
         self.notifier: Notifier | None = None
         self.sessions: DropCopySessions | None = None
         self.review: CaseOpener | None = None  # set in review mode (engine.review)
@@ -124,7 +130,7 @@ class LiveEngine:
         closes = self.journal.window_closes()
         count = 0
         for seq, session, raw in self.journal.fills():
-            self._judge(seq, raw)
+            self._judge(seq, raw, session)
             self._held[seq] = (raw, session, time.perf_counter())
             if seq in closes:
                 self.core.flush()
@@ -263,8 +269,10 @@ class LiveEngine:
             return
         seq = self._next_seq
         self._next_seq = seq + 1
-        duplicates = self.core.state.counters[p.C_DUPLICATES]
-        rows = self._judge(seq, raw)
+        counters = self.core.state.counters
+        duplicates = counters[p.C_DUPLICATES]
+        legacy_fills = counters[p.C_LEGACY_FILLS]
+        rows = self._judge(seq, raw, session)
         self._held[seq] = (raw, session, received)
         batch = self._batch
         if not batch.fills:
@@ -273,8 +281,10 @@ class LiveEngine:
         batch.fills.append((seq, wall_us, session, raw))
         batch.received.append(received)
         batch.last[session] = (msg_seq_num, seq)
-        if self.core.state.counters[p.C_DUPLICATES] != duplicates:
+        if counters[p.C_DUPLICATES] != duplicates:
             batch.duplicates.append((seq, session))
+        if counters[p.C_LEGACY_FILLS] != legacy_fills:
+            batch.legacy_fills.append((seq, session))
         self._add_rows(rows)
         if self.settle_seconds == 0 and self._window_open():
             self._add_rows(self.core.flush())
@@ -304,15 +314,16 @@ class LiveEngine:
 
     # Internals of the intake, under _intake.
 
-    def _judge(self, seq: int, raw: bytes) -> np.ndarray:
+    def _judge(self, seq: int, raw: bytes, session: str) -> np.ndarray:
         """The decision rows that became final with this fill: a view the next call reuses.
 
         One QuickFIX message is one unit: a newline inside a value (Text 58 may hold
         one) must not end it, nor start a second unit numbered like the next fill.
         Same length, so the records' offsets into `raw` stay right. Decoded and judged
         in one numba call: one call per fill, not two."""
+        flags = LEGACY_FILLS if session in self.legacy_fill_sessions else 0
         return self.core.judge_message(raw.replace(b"\n", b" "), seq, _KEEP_ALL,
-                                       self._dropped)
+                                       self._dropped, flags)
 
     def _add_rows(self, rows: np.ndarray) -> None:
         """Decision rows with the fill each belongs to (it may be an earlier one's)."""
@@ -592,6 +603,17 @@ class LiveEngine:
         for seq, session in batch.duplicates:
             metrics.child(metrics.duplicates, session).inc()
             self.log.info("duplicate_dropped", session=session, fill_seq=seq)
+        for seq, session in batch.legacy_fills:
+            metrics.child(metrics.legacy_exec_type, session).inc()
+            if session not in self._legacy_logged:
+                self._legacy_logged.add(session)
+                self.log.warning(
+                    "legacy_exec_type_not_judged", session=session, fill_seq=seq,
+                    detail="ExecType 150=1/2 on FIX.4.3+ is not a fill by the spec: such "
+                           "ExecutionReports of this session are counted "
+                           "(ceguard_legacy_exec_type_total), not judged; logged once",
+                    setting=f'[sessions."{session}"] legacy_fills = true in the engine '
+                            'config has them judged as fills')
         for session, n in Counter([fill[2] for fill in batch.fills]).items():
             metrics.child(metrics.fills, session).inc(n)
         if batch.fills:

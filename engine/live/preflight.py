@@ -61,6 +61,7 @@ def prepare(config: EngineConfig) -> Plan:
                               f"names session {session}, which {config.fix_settings} "
                               f"does not define (it has {', '.join(fix_settings.sessions)})",
                               "use one of those session ids, or add the session to the cfg")
+    _check_legacy_fill_sessions(config, fix_settings.sessions)
     return Plan(config, rulebook, instruments, fix_settings,
                 build_policies(config, fix_settings))
 
@@ -136,3 +137,22 @@ def _existing_ancestor(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
     return path
+
+
+def _check_legacy_fill_sessions(config: EngineConfig, sessions: list[str]) -> None:
+    """legacy_fills is a drop-copy session's setting: the cfg must define the session,
+    and it must not be a firm's (a firm's session carries busts, not fills)."""
+    firm_sessions = set(config.firms.values())
+    for session in sorted(config.legacy_fill_sessions):
+        key = f'sessions."{session}".legacy_fills'
+        if session not in sessions:
+            raise ConfigError(str(config.source), key,
+                              f"names session {session}, which {config.fix_settings} does "
+                              f"not define (it has {', '.join(sessions)})",
+                              "use a drop-copy session id of the cfg, e.g. "
+                              "FIX.4.4:CEGUARD->MATCHING1")
+        if session in firm_sessions:
+            raise ConfigError(str(config.source), key,
+                              f"names {session}, a firm's session (see [firms]): firms "
+                              "receive busts, they send no fills",
+                              "set legacy_fills on the matching engine's drop-copy session")

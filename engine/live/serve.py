@@ -100,7 +100,8 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
         engine = LiveEngine(lambda: Surveillance(rulebook, instruments),
                             lambda: Journal(config.journal, config.journal_synchronous,
                                             BACKSTOP_PAGES),
-                            metrics, config.firms, config.settle_seconds, log)
+                            metrics, config.firms, config.settle_seconds, log,
+                            config.legacy_fill_sessions)
         rebuilt = engine.rebuild()
     except JOURNAL_ERRORS as exc:
         raise ConfigError(str(config.source), "journal.path",
@@ -236,4 +237,3 @@ def _port(settings_text: str) -> int | None:
         if line.startswith("SocketAcceptPort="):
             return int(line.partition("=")[2])
     return None
-

@@ -46,6 +46,7 @@ class Batch:
     received: list[float] = field(default_factory=list)  # perf_counter at each fill's arrival
     last: dict[str, tuple[int, int]] = field(default_factory=dict)  # session: (MsgSeqNum, seq)
     duplicates: list[tuple[int, str]] = field(default_factory=list)  # repeated ExecIDs dropped
+    legacy_fills: list[tuple[int, str]] = field(default_factory=list)  # 150=1/2 on 4.3+, unjudged
     # Decision rows (kernel rows, copied), and for each row the (raw, session, perf_counter
     # at arrival) of the fill it belongs to (it may be an earlier batch's)
     row_blocks: list[np.ndarray] = field(default_factory=list)

@@ -48,6 +48,11 @@ class Metrics:
         self.duplicates = Counter("ceguard_duplicate_fills",
                                   "Repeated ExecIDs dropped (PossDup resends)", ["session"],
                                   registry=r)
+        self.legacy_exec_type = Counter(
+            "ceguard_legacy_exec_type",
+            "ExecutionReports with ExecType 150=1/2 on FIX.4.3+ (not fills by the spec), not "
+            "judged: the session's legacy_fills setting has them judged", ["session"],
+            registry=r)
         self.events = Counter("ceguard_multi_stock_events", "Multi-stock events detected",
                               registry=r)
         self.busts = Counter("ceguard_busts_sent",
@@ -154,6 +159,7 @@ class Metrics:
         self.session_up.labels(session).set(0)
         self.fills.labels(session)
         self.duplicates.labels(session)
+        self.legacy_exec_type.labels(session)
         self.refused.labels(session)
         self.fills_possibly_lost.labels(session)
 

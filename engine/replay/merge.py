@@ -32,7 +32,8 @@ import numpy as np
 from engine import codes
 from engine.fix import decoder as d
 from engine.jit import kernel
-from engine.replay.reader import InputError, chunks, disk_position, open_log
+from engine.fix.placeholders import normalized, safe_cut
+from engine.replay.reader import NUMBERING_PROBE, InputError, chunks, disk_position, open_log
 
 UNITS_PER_INPUT = 1 << 12  # decoded units held per input (~1.5 MB each)
 UNITS_PER_BATCH = 1 << 14  # merged units judged per call
@@ -58,60 +59,93 @@ class MergedBatch:
 
 
 class _Input:
-    """One log, read in blocks and decoded a few thousand units at a time into `units`."""
+    """One log, read in blocks and decoded a few thousand units at a time into `units`.
 
-    def __init__(self, path: str, units: np.ndarray, block_bytes: int) -> None:
+    Each block is cut after its last whole unit (safe_cut), and what comes before the cut
+    has its placeholder delimiters (`^A`, `<SOH>`, ...) rewritten to SOH, per message, as
+    the single-input path does (engine/fix/placeholders.py); the rest waits for the next
+    block. Line numbers are physical, as there; an input with no newline in its first
+    NUMBERING_PROBE bytes numbers its units instead."""
+
+    def __init__(self, path: str, units: np.ndarray, block_bytes: int, flags: int) -> None:
         self.path = path
         self.units = units
         self.bytes_read = 0
         self.error: InputError | None = None  # why it could not be read to its end
         self._stream, self.size = open_log(path)
         self._blocks = chunks(self._stream, path, block_bytes)
-        self._data = b""
+        self._block_bytes = block_bytes
+        self._raw = b""  # read, not yet rewritten: begins at a unit
+        self._data = b""  # rewritten whole units, being decoded
         self._buf = np.frombuffer(self._data, np.uint8)
         self._pos = 0
-        self._final = False  # the last block is in _data
+        self._final = False  # the input's last bytes are in _data
+        self._flags = flags  # the decoder's; NUMBER_UNITS is added once the numbering is known
+        self._numbered = False  # is the numbering (lines or units) decided?
         self._next_line = 1
         self._line_start = True  # does _data[_pos] begin a line?
-        self._caret_soh: bool | None = None  # is this file ^A-delimited? (first block says)
         self._read_to: int | None = None  # disk position when closed
 
     def decode_more(self) -> int:
         """Decode the next units into `units` (replacing those there); 0 at the end."""
         while True:
-            count, end = d.decode(self._buf, self._pos, len(self._data), self._final,
-                                  self._next_line, self._line_start, self.units)
-            if count:
-                self._line_start = self._data[end - 1:end] == b"\n"
+            if self._pos < len(self._data):
+                count, end, self._next_line = d.decode(
+                    self._buf, self._pos, len(self._data), True, self._next_line,
+                    self._line_start, self._flags, self.units)
+                if end > self._pos:
+                    self._line_start = self._data[end - 1:end] == b"\n"
                 self._pos = end
-                self._next_line += count
-                return count
+                if count:
+                    return count
             if self._final:
                 self._close()
                 return 0
-            self._read_block()
+            self._refill()
 
-    def _read_block(self) -> None:
-        """The next block after the undecoded tail of this one (the final tail at the end)."""
-        carry = self._data[self._pos:]
+    def _refill(self) -> None:
+        """Rewrite the next whole units of the input into _data (all that is left at its
+        end)."""
+        raw = self._raw
+        cut = 0
+        while True:
+            block = self._next_block()
+            if block is None:
+                self._final = True
+                break
+            raw += block
+            if not self._numbered and b"\n" not in raw and len(raw) < NUMBERING_PROBE:
+                continue  # numbering (lines or units) not known yet
+            self._number(raw)
+            cut = safe_cut(raw)
+            if cut > 0:
+                break
+            if len(raw) >= 2 * max(self._block_bytes, d.MAX_UNIT_BYTES):
+                cut = len(raw)  # no line end in sight: the decoder rejects what it cannot read
+                break
+        if self._final:
+            self._number(raw)
+            cut = len(raw)
+        self._data = normalized(raw[:cut])
+        self._raw = raw[cut:]
+        self._buf = np.frombuffer(self._data, np.uint8)
+        self._pos = 0
+
+    def _next_block(self) -> bytes | None:
         try:
             block = next(self._blocks, None)
         except InputError as exc:  # what was read before is still decoded
             self.error = exc
-            block = None
-        if block is None:
-            self._final = True
-            data = carry
-        else:
+            return None
+        if block is not None:
             self.bytes_read += len(block)
-            if self._caret_soh is None:  # caret-A notation of SOH, as the runner decides it
-                self._caret_soh = b"^A" in block
-            data = carry + block
-            if self._caret_soh:
-                data = data.replace(b"^A", b"\x01")
-        self._data = data
-        self._buf = np.frombuffer(data, np.uint8)
-        self._pos = 0
+        return block
+
+    def _number(self, raw: bytes) -> None:
+        if not self._numbered:
+            self._numbered = True
+            if b"\n" not in raw[:NUMBERING_PROBE]:
+                self._flags |= d.NUMBER_UNITS
 
     @property
     def buf(self) -> np.ndarray:
@@ -130,9 +164,10 @@ class _Input:
 class MergedInputs:
     """The units of several logs, merged (see the module's docstring), in batches."""
 
-    def __init__(self, paths: list[str], block_bytes: int) -> None:
+    def __init__(self, paths: list[str], block_bytes: int, flags: int = 0) -> None:
+        """`flags`: the decoder's (LEGACY_FILLS), for every input."""
         self._units = np.empty((len(paths), UNITS_PER_INPUT, d.N_UNIT_COLS), np.int64)
-        self._inputs = [_Input(path, self._units[i], block_bytes)
+        self._inputs = [_Input(path, self._units[i], block_bytes, flags)
                         for i, path in enumerate(paths)]
         self._heads = np.zeros(len(paths), np.int64)  # next unit of each input to merge
         self._counts = np.zeros(len(paths), np.int64)  # decoded units of each input

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import BinaryIO
 
 CHUNK_BYTES = 4 << 20
+NUMBERING_PROBE = 4 << 20  # an input without a newline in its first 4 MiB has no lines
 _GZIP_MAGIC = b"\x1f\x8b"
 
 
@@ -54,16 +55,35 @@ def map_log(path: str) -> mmap.mmap | None:
 
 
 def chunks(stream: BinaryIO, path: str, size: int = CHUNK_BYTES) -> Iterator[bytes]:
+    """Blocks of about `size` bytes. A truncated or corrupt gzip raises InputError only
+    after the block of everything decompressed before the fault has been yielded (a
+    plain read of `size` bytes would drop it with the exception)."""
     done = 0
+    read = getattr(stream, "read1", stream.read)  # read1: what one step decompresses
     while True:
-        try:
-            block = stream.read(size)
-        except (EOFError, OSError, zlib.error) as exc:  # a truncated or corrupt gzip
-            raise InputError(f"{path}: cannot be read after {done:,} bytes ({exc})") from exc
-        done += len(block)
-        if not block:
+        parts = []
+        got = 0
+        fault = None
+        while got < size:
+            try:
+                part = read(size - got)
+            except (EOFError, OSError, zlib.error) as exc:  # a truncated or corrupt gzip
+                fault = exc
+                break
+            if not part:
+                break
+            parts.append(part)
+            got += len(part)
+        if got:
+            yield b"".join(parts)
+            done += got
+        if fault is not None:
+            where = disk_position(stream)
+            at = f" (byte {where:,} of the file)" if where is not None else ""
+            raise InputError(f"{path}: cannot be read after {done:,} bytes of data{at}: "
+                             f"{fault}; the records of everything before were written")
+        if got < size:
             return
-        yield block
 
 
 def disk_position(stream: BinaryIO) -> int | None:

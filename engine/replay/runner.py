@@ -13,10 +13,12 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
+from engine.fix import decoder as d
+from engine.fix.placeholders import normalized, placeholder_message_at, safe_cut
 from engine.records import RecordMaker
 from engine.replay.merge import MergedBatch, MergedInputs
-from engine.replay.reader import (CHUNK_BYTES, InputError, chunks, disk_position, map_log,
-                                  open_log)
+from engine.replay.reader import (CHUNK_BYTES, NUMBERING_PROBE, InputError, chunks,
+                                  disk_position, map_log, open_log)
 from engine.replay.writer import RecordWriter
 
 UNITS_PER_CALL = 1 << 15
@@ -32,6 +34,7 @@ class ReplaySummary:
     venue_busts: int = 0
     venue_corrections: int = 0
     unknown_refs: int = 0
+    legacy_fills: int = 0
     bytes_read: int = 0
     seconds: float = 0.0
     inputs: int = 1
@@ -54,6 +57,10 @@ class ReplaySummary:
             + (f" ({self.unknown_refs:,} for trades not in the recent history)"
                if self.unknown_refs else ""),
         ]
+        if self.legacy_fills:
+            lines.append(f"  not judged: {self.legacy_fills:,} ExecutionReports with ExecType "
+                         "150=1/2 on FIX.4.3+ (not fills by the spec; --legacy-fills judges "
+                         "them as fills)")
         if self.rejects:
             lines.append("  rejected by reason: " + ", ".join(
                 f"{reason} {n:,}" for reason, n in self.rejects.most_common()))
@@ -96,7 +103,8 @@ class _Progress:
 
 class Replay:
     def __init__(self, core: Surveillance, writer: RecordWriter, only_flagged: bool,
-                 progress: bool = False, chunk_bytes: int = CHUNK_BYTES) -> None:
+                 progress: bool = False, chunk_bytes: int = CHUNK_BYTES,
+                 legacy_fills: bool = False) -> None:
         self.core = core
         self.chunk_bytes = chunk_bytes
         self.writer = writer
@@ -109,15 +117,19 @@ class Replay:
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # rows not kept, by verdict
         # chunk id -> the bytes its rows point into, and where each row was read
         self._chunks: dict[int, _FileChunk | MergedBatch] = {}
-        self._first_line: list[int] = []  # global unit number of each input's first unit
+        self._first_line: list[int] = []  # global line number each input begins at
         self._sources: list[str] = []
-        self._next_line = 1
+        self._next_line = 1  # the global line number at the next byte not decoded
         self._next_chunk = 0
         self._name_sources = False
         self._line_start = True  # does the next unfinished byte begin a line?
-        self._caret_soh: bool | None = None  # is this file ^A-delimited? (first block says)
+        self._flags = d.LEGACY_FILLS if legacy_fills else 0  # the decoder's, every input
+        self._input_flags = self._flags  # and NUMBER_UNITS for an input without lines
 
     def run(self, paths: list[str]) -> ReplaySummary:
+        """Replay the inputs in order. An input error (a file that cannot be opened, a
+        truncated gzip) stops the run, but only after everything read before it has
+        been judged and written."""
         started = time.perf_counter()
         self._name_sources = len(paths) > 1
         self.summary.inputs = len(paths)
@@ -126,11 +138,9 @@ class Replay:
                 self._replay_merged(paths)
             else:
                 self._replay_one(paths[0])
-        except InputError:
-            self._emit(self.core.flush())  # everything read is written before the error
-            raise
-        self._emit(self.core.flush())
-        self._progress.done()
+        finally:  # an input error too: everything read is written before it stops the run
+            self._emit(self.core.flush())
+            self._progress.done()
         for code, n in enumerate(self._dropped):
             if n:
                 self.summary.verdicts[codes.VERDICT_NAMES[code]] += int(n)
@@ -142,40 +152,59 @@ class Replay:
         s.venue_busts = int(counters[p.C_VENUE_BUSTS])
         s.venue_corrections = int(counters[p.C_VENUE_CORRECTIONS])
         s.unknown_refs = int(counters[p.C_UNKNOWN_REFS])
+        s.legacy_fills = int(counters[p.C_LEGACY_FILLS])
         s.seconds = time.perf_counter() - started
         return s
 
     def _replay_one(self, path: str) -> None:
+        """One input. Its records' `line` is the physical line (see engine.fix.decoder);
+        an input with no newline in its first NUMBERING_PROBE bytes (a raw SOH stream)
+        has no lines, and its units are numbered 1, 2, 3 ... instead."""
         source = len(self._sources)
         self._sources.append(path)
         self._first_line.append(self._next_line)
         self._line_start = True
         mapped = map_log(path)
         if mapped is not None:
-            # caret-A notation of SOH, as in tickets and `cat -v`: decided from the first block
-            if mapped.find(b"^A", 0, self.chunk_bytes) < 0:
-                self._caret_soh = False
-                self._replay_mapped(path, mapped, source)
-                return
-            mapped.close()  # ^A must be replaced: the stream path copies anyway
-        self._caret_soh = None
+            self._set_numbering(mapped.find(b"\n", 0, NUMBERING_PROBE) >= 0)
+            self._replay_mapped(path, mapped, source)
+        else:
+            self._replay_stream(path, source)
+        self._next_line += 1  # the next input's first line: its own numbers start at 1
+
+    def _set_numbering(self, has_lines: bool) -> None:
+        self._input_flags = self._flags | (0 if has_lines else d.NUMBER_UNITS)
+
+    def _replay_stream(self, path: str, source: int) -> None:
         stream, size = open_log(path)
-        carry = b""
+        carry = b""  # not decoded yet
+        numbered = False
         with stream:
-            for block in chunks(stream, path, self.chunk_bytes):
-                if self._caret_soh is None:
-                    self._caret_soh = b"^A" in block
-                data = carry + block if carry else block
-                if self._caret_soh:
-                    data = data.replace(b"^A", b"\x01")
-                pos = self._feed(data, np.frombuffer(data, np.uint8), 0, len(data), source,
-                                 final=False)
-                carry = data[pos:]
-                self.summary.bytes_read += len(block)
-                self._progress.update(path, disk_position(stream), size,
-                                      int(self.core.state.counters[p.C_TRADES]))
-            if carry:
-                self._feed(carry, np.frombuffer(carry, np.uint8), 0, len(carry), source,
+            try:
+                for block in chunks(stream, path, self.chunk_bytes):
+                    self.summary.bytes_read += len(block)
+                    data = carry + block if carry else block
+                    if not numbered:  # hold the blocks until the numbering is known
+                        if b"\n" not in data and len(data) < NUMBERING_PROBE:
+                            carry = data
+                            continue
+                        self._set_numbering(b"\n" in data[:NUMBERING_PROBE])
+                        numbered = True
+                    pos = self._feed_all(data, np.frombuffer(data, np.uint8), 0, len(data),
+                                         source, final=False)
+                    carry = data[pos:]
+                    self._progress.update(path, disk_position(stream), size,
+                                          int(self.core.state.counters[p.C_TRADES]))
+            except InputError:  # a truncated gzip: judge what was read, then stop
+                self._finish_stream(carry, source, numbered)
+                raise
+            self._finish_stream(carry, source, numbered)
+
+    def _finish_stream(self, carry: bytes, source: int, numbered: bool) -> None:
+        if not numbered:
+            self._set_numbering(b"\n" in carry)
+        if carry:
+            self._feed_all(carry, np.frombuffer(carry, np.uint8), 0, len(carry), source,
                            final=True)
 
     def _replay_mapped(self, path: str, mapped: mmap.mmap, source: int) -> None:
@@ -186,7 +215,7 @@ class Replay:
         block = 0
         while block < size:
             end = min(block + self.chunk_bytes, size)
-            pos = self._feed(mapped, buf, pos, end, source, final=False)
+            pos = self._feed_all(mapped, buf, pos, end, source, final=False)
             # Decoded pages leave the process (a record made later reads them back from
             # the page cache), so memory stays bounded however long the log.
             mapped.madvise(mmap.MADV_DONTNEED, 0, pos - pos % mmap.PAGESIZE)
@@ -194,12 +223,28 @@ class Replay:
             self._progress.update(path, end, size, int(self.core.state.counters[p.C_TRADES]))
             block = end
         if pos < size:
-            self._feed(mapped, buf, pos, size, source, final=True)
+            self._feed_all(mapped, buf, pos, size, source, final=True)
+
+    def _feed_all(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int,
+                  source: int, final: bool) -> int:
+        """_feed, with the lines of messages delimited by placeholders (where the decoder
+        stops) rewritten to SOH and fed as chunks of their own; where the unfinished
+        tail begins."""
+        pos = self._feed(data, buf, pos, n, source, final, stop_at_placeholders=True)
+        while pos < n and placeholder_message_at(buf, pos, n):
+            cut = n if final else safe_cut(data, pos, n)
+            if cut <= pos:
+                break  # the line goes on in the next block
+            piece = normalized(bytes(data[pos:cut]))
+            self._feed(piece, np.frombuffer(piece, np.uint8), 0, len(piece), source,
+                       final=True, stop_at_placeholders=False)
+            pos = self._feed(data, buf, cut, n, source, final, stop_at_placeholders=True)
+        return pos
 
     def _replay_merged(self, paths: list[str]) -> None:
         """Several logs as one: their units merged by time (engine/replay/merge.py)."""
         self._sources = list(paths)
-        merged = MergedInputs(paths, self.chunk_bytes)
+        merged = MergedInputs(paths, self.chunk_bytes, self._flags)
         label = f"{len(paths)} inputs"
         for batch in merged.batches():
             chunk_id = self._add_chunk(batch)
@@ -210,20 +255,19 @@ class Replay:
                                   int(self.core.state.counters[p.C_TRADES]))
 
     def _feed(self, data: bytes | mmap.mmap, buf: np.ndarray, pos: int, n: int, source: int,
-              final: bool) -> int:
+              final: bool, stop_at_placeholders: bool) -> int:
         """Decode and judge all complete units of data[pos:n] (buf: data as an array);
         return where the unfinished tail begins."""
         chunk_id = self._add_chunk(_FileChunk(data, source, self._first_line[source]))
+        flags = self._input_flags | (d.STOP_AT_PLACEHOLDERS if stop_at_placeholders else 0)
         while pos < n:
-            count, end, rows = self.core.decode_and_judge(
+            count, end, self._next_line, self._line_start, rows = self.core.decode_and_judge(
                 buf, pos, n, final, self._next_line, self._line_start, chunk_id,
-                UNITS_PER_CALL, self._keep, self._dropped)
+                UNITS_PER_CALL, self._keep, self._dropped, flags)
+            pos = end
+            self._emit(rows)
             if count == 0:
                 break
-            self._line_start = data[end - 1:end] == b"\n"
-            pos = end
-            self._next_line += count
-            self._emit(rows)
         self._release_chunks()
         return pos
 

@@ -7,7 +7,7 @@ import json
 from typing import TextIO
 
 FIELDS = ("line", "exec_id", "trade_id", "symbol", "side", "price", "qty", "transact_time",
-          "session", "reference_price", "reference_source", "leverage", "event_size",
+          "time_source", "session", "reference_price", "reference_source", "leverage", "event_size",
           "threshold_pct", "deviation_pct", "band_low", "band_high", "verdict", "rule",
           "harmed_side", "reason", "reason_code", "source")
 
