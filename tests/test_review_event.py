@@ -6,10 +6,14 @@ no other test's cases may be near (and QuickFIX's session registry is process-wi
 
 from __future__ import annotations
 
+import http.cookiejar
+import urllib.parse
+import urllib.request
+
 import pytest
 
 from tests.live import firms, matching_engine, send, sides, wait_for
-from tests.review_live import start_review_server
+from tests.review_live import TOKENS, start_review_server
 
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
 
@@ -51,3 +55,12 @@ def test_securities_dropping_together_gather_into_one_event_case_as_it_forms(des
     assert any(s["action"] == "opened" and "multi-stock event forming: 5 securities"
                in s["detail"] for s in detail["steps"])
     assert server.events("case_event_forming")
+
+    # The analyst console says what the case is, not "multi-stock event: none".
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    browser.open(server.api + "/console/login",
+                 urllib.parse.urlencode({"token": TOKENS["alice"]}).encode(), timeout=10)
+    with browser.open(f"{server.api}/console/cases/{event['id']}", timeout=10) as page:
+        html = page.read().decode()
+    assert "8 securities in this case (each judged alone)" in html

@@ -24,11 +24,12 @@ import numpy as np
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.book import (C_SYMBOLS, N_SYM_COLS, S_LAST, S_LEVERAGE, S_MARK, S_SRC,
-                              record_sale, sale_before, seed_symbol, seed_symbols,
+# N_SYM_COLS, N_KEY_COLS and the seeding kernels are the core state's (re-exported).
+from engine.core.book import (C_SYMBOLS, N_SYM_COLS, S_LAST, S_LEVERAGE, S_MARK,  # noqa: F401
+                              S_SRC, record_sale, sale_before, seed_symbol, seed_symbols,
                               symbol_slot, venue_amend)
-from engine.core.series import (K_EXEC, K_FIND, K_OWN, K_SYM, N_KEY_COLS, series_keys,
-                                series_reference)
+from engine.core.series import (K_EXEC, K_FIND, K_OWN, K_SYM, N_KEY_COLS,  # noqa: F401
+                                series_keys, series_reference)
 from engine.core.tables import BUCKET, GEN_CURRENT, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
@@ -68,7 +69,7 @@ O_KEY = 35
 N_OUT_COLS = 37
 
 # Counters shared across calls.
-# C_SYMBOLS = 0 (engine.core.book)
+# (0 is engine.core.book's C_SYMBOLS)
 C_WINDOW_OPEN = 1
 C_WINDOW_START = 2  # the open window's earliest candidate time
 C_PENDING = 3
