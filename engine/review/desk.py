@@ -54,7 +54,7 @@ class ReviewDesk:
         for seq, _, raw, record in flagged:
             execution = _execution(seq, raw, record)
             keys = grouping.series_keys(record, raw)
-            at = grouping.seconds(record["transact_time"])
+            at = grouping.nanoseconds(record["transact_time"])
             case_id = self.store.active_case_with_key(keys)
             if case_id is None and self.engine.core.rulebook.event_rows:
                 case_id = grouping.fitting_event(self._candidates(), at, self._window())
@@ -84,7 +84,7 @@ class ReviewDesk:
         self._opened(case_id, kind, [execution])
         return case_id
 
-    def _gather(self, case_id: int, at: float, now: float) -> None:
+    def _gather(self, case_id: int, at: int, now: float) -> None:
         """A trade case whose candidate at `at` joins an event forming within the window:
         into that event's case, or, with the cases it forms one with, into a new one."""
         rows = self.engine.core.rulebook.event_rows
@@ -100,7 +100,8 @@ class ReviewDesk:
             return
         cases = [self.store.get(i) for i in members]
         symbols = len({c.symbol for c in found if c.case_id in members or c.case_id == event})
-        detail = f"multi-stock event forming: {symbols} securities within {window:g} s"
+        detail = (f"multi-stock event forming: {symbols} securities within "
+                  f"{window // grouping.NS} s")
         if event is None:
             event = self.store.create("event", SURVEILLANCE, now,
                                       min(x["deadline_at"] for x in cases), SURVEILLANCE,
@@ -112,8 +113,9 @@ class ReviewDesk:
     def _candidates(self) -> list[grouping.Candidate]:
         return grouping.candidates(self.store.active_surveillance_executions())
 
-    def _window(self) -> float:
-        return float(self.engine.core.rulebook.event_window_seconds)
+    def _window(self) -> int:
+        """The rulebook's multi-stock window, in nanoseconds."""
+        return self.engine.core.rulebook.event_window_seconds * grouping.NS
 
     def _merge(self, cases: list[dict], event: int, now: float, actor: str,
                reason: str) -> None:

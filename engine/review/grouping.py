@@ -35,11 +35,14 @@ def series_keys(record: dict, raw: bytes) -> list[str]:
     return keys
 
 
-def seconds(transact_time: str) -> float:
-    """Unix seconds of a record's transact_time (2026-01-15T15:00:00.123456789Z)."""
+NS = 10**9
+
+
+def nanoseconds(transact_time: str) -> int:
+    """Unix nanoseconds of a record's transact_time (2026-01-15T15:00:00.123456789Z)."""
     whole, _, fraction = transact_time.rstrip("Z").partition(".")
-    base = datetime.fromisoformat(whole + "+00:00").timestamp()
-    return base + (int(fraction) / 10 ** len(fraction) if fraction else 0.0)
+    base = int(datetime.fromisoformat(whole + "+00:00").timestamp()) * NS
+    return base + int((fraction + "000000000")[:9])
 
 
 @dataclass(frozen=True)
@@ -49,17 +52,18 @@ class Candidate:
     case_id: int
     kind: str  # 'trade' or 'event'
     symbol: str
-    at: float  # TransactTime, Unix seconds
+    at: int  # TransactTime, Unix nanoseconds
 
 
 def candidates(rows: list[tuple[int, str, str, str]]) -> list[Candidate]:
-    return [Candidate(case_id, kind, symbol, seconds(at)) for case_id, kind, symbol, at in rows]
+    return [Candidate(case_id, kind, symbol, nanoseconds(at))
+            for case_id, kind, symbol, at in rows]
 
 
-def fitting_event(found: list[Candidate], at: float, window: float) -> int | None:
-    """The oldest active event case that a candidate at `at` keeps within `window` seconds
+def fitting_event(found: list[Candidate], at: int, window: int) -> int | None:
+    """The oldest active event case that a candidate at `at` keeps within `window` (ns)
     from its earliest to its latest candidate."""
-    spans: dict[int, tuple[float, float]] = {}
+    spans: dict[int, tuple[int, int]] = {}
     for c in found:
         if c.kind == "event":
             low, high = spans.get(c.case_id, (c.at, c.at))
@@ -71,10 +75,10 @@ def fitting_event(found: list[Candidate], at: float, window: float) -> int | Non
     return None
 
 
-def forming_event(found: list[Candidate], at: float, window: float, min_securities: int
+def forming_event(found: list[Candidate], at: int, window: int, min_securities: int
                   ) -> list[int]:
     """The trade cases whose candidates, with the one at `at`, span `min_securities` or
-    more securities within `window` seconds: their ids, or [] when no event forms."""
+    more securities within `window` (ns): their ids, or [] when no event forms."""
     trades = [c for c in found if c.kind == "trade"]
     best: set[str] = set()
     best_cases: set[int] = set()
