@@ -64,6 +64,18 @@ $(CHROMIUM):
 test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
+# tests/test_jspurefix.py runs an independent FIX engine (npm jspurefix) against serve:
+# installed from the committed lock file. Its install script only unpacks dictionaries the
+# peer does not use (it uses the QuickFIX-format ones the package ships unpacked).
+JSPUREFIX_PEER := tests/peers/jspurefix
+JSPUREFIX_STAMP := $(JSPUREFIX_PEER)/node_modules/.installed-stamp
+
+$(JSPUREFIX_STAMP): $(JSPUREFIX_PEER)/package.json $(JSPUREFIX_PEER)/package-lock.json
+	cd $(JSPUREFIX_PEER) && npm ci --ignore-scripts --no-audit --no-fund
+	touch $@
+
+test: $(JSPUREFIX_STAMP)
+
 # An editable install leaves the package's bytecode to the first import, and with
 # PYTHONDONTWRITEBYTECODE set every `ceguard` start would compile its sources (~30 ms).
 bench: $(STAMP)

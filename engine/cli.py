@@ -14,6 +14,7 @@ from engine.errors import CONFIG_EXIT_CODE, ConfigError
 from engine.replay.writer import FORMATS
 
 EXIT_USAGE = 2
+EXIT_ERRONEOUS = 1  # `ceguard check`: the trade (or a line of the batch) is erroneous
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -36,13 +37,19 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"ceguard {__version__}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    check = sub.add_parser("check", help="verdict of one hypothetical trade (what-if)",
-                           description="Judge one trade, or JSON lines from stdin with --batch.")
-    check.add_argument("--reference-price", metavar="PRICE")
-    check.add_argument("--price", metavar="PRICE")
+    check = sub.add_parser(
+        "check", help="verdict of one hypothetical trade (what-if)",
+        description="Judge one trade, or JSON lines from stdin with --batch.",
+        epilog="exit status: 0 the trade stands (batch: every line stands), 1 erroneous "
+               "(batch: at least one line), 2 bad input (batch: at least one line rejected). "
+               "example: ceguard check --reference-price 40 --price 46 --leverage 3")
+    check.add_argument("--reference-price", metavar="PRICE",
+                       help="the reference price, e.g. the last sale (decimal)")
+    check.add_argument("--price", metavar="PRICE", help="the trade's price (decimal)")
     check.add_argument("--leverage", default="1", metavar="X",
                        help="leverage multiplier of an ETF/ETN, negative for inverse (default 1)")
-    check.add_argument("--session", default="regular", choices=("regular", "pre", "post"))
+    check.add_argument("--session", default="regular", choices=("regular", "pre", "post"),
+                       help="the session the trade printed in (default regular)")
     check.add_argument("--event-size", type=int, default=0, metavar="N",
                        help="securities in a multi-stock event (default 0: none)")
     check.add_argument("--batch", action="store_true",
@@ -75,23 +82,36 @@ def _parser() -> argparse.ArgumentParser:
                        help="engine config (default: the shipped fix_configs/ceguard.toml)")
     serve.set_defaults(run=_run_serve)
 
-    simulate = sub.add_parser("simulate", help="a matching engine and two firms over FIX, "
-                                               "for demos and tests",
-                              description="Play matching engine MATCHING1 (drop copies with "
-                                          "injected erroneous events) and firms FIRMA and "
-                                          "FIRMB (printing the busts they receive).")
-    simulate.add_argument("--host", default="127.0.0.1")
-    simulate.add_argument("--port", type=int, default=9878)
+    simulate = sub.add_parser(
+        "simulate", help="the matching engines and firms of a config, over FIX, for demos and "
+                         "tests",
+        description="Play the counterparties of an engine config: its drop-copy sessions' "
+                    "matching engines send fills with injected erroneous events, its [firms] "
+                    "print the busts they receive. CompIDs, FIX versions and ports come from "
+                    "the config's QuickFIX sessions.",
+        epilog="example: ceguard simulate --config fix_configs/ceguard.toml --matches 400 "
+               "--rate 500")
+    simulate.add_argument("--config", metavar="TOML",
+                          help="engine config of the `ceguard serve` to play against "
+                               "(default: the shipped one)")
+    simulate.add_argument("--host", default="127.0.0.1",
+                          help="address of the acceptor (default 127.0.0.1)")
+    simulate.add_argument("--port", type=int, metavar="PORT",
+                          help="connect every session to this port instead of its "
+                               "SocketAcceptPort")
     simulate.add_argument("--matches", type=int, default=600, metavar="N",
                           help="ordinary matches around the injected events (default 600)")
-    simulate.add_argument("--symbols", type=int, default=100, metavar="N")
+    simulate.add_argument("--symbols", type=int, default=100, metavar="N",
+                          help="securities the ordinary matches trade (default 100)")
     simulate.add_argument("--rate", type=float, default=400, metavar="FILLS_PER_S",
                           help="drop copies per second (default 400)")
-    simulate.add_argument("--versions", default="FIX.4.4,FIX.4.2,FIX.5.0SP2",
-                          help="drop-copy sessions to use, comma-separated; symbols are "
-                               "spread over them (default all three)")
+    simulate.add_argument("--versions", metavar="LIST",
+                          help="drop-copy sessions to use by FIX version, comma-separated, "
+                               "e.g. FIX.4.4,FIX.5.0SP2; symbols are spread over them "
+                               "(default: every drop-copy session of the config)")
     simulate.add_argument("--state-dir", default="var/sim", metavar="DIR",
-                          help="FileStore and FileLog of the simulated sessions")
+                          help="FileStore and FileLog of the simulated sessions "
+                               "(default var/sim)")
     simulate.add_argument("--wait", type=float, default=3.0, metavar="SECONDS",
                           help="how long to wait for busts after the last fill (default 3)")
     simulate.add_argument("--cleared-event", action="store_true",
@@ -133,10 +153,12 @@ def _run_check(args: argparse.Namespace) -> int:
         except CheckInputError as exc:
             print(f"ceguard check: {exc}", file=sys.stderr)
             return EXIT_USAGE
-        print(describe(judge(what, rulebook), rulebook.inclusive))
-        return 0
+        result = judge(what, rulebook)
+        print(describe(result, rulebook.inclusive))
+        return EXIT_ERRONEOUS if result["verdict"] == "erroneous" else 0
 
     bad = 0
+    erroneous = 0
     for number, line in enumerate(sys.stdin, start=1):
         if not line.strip():
             continue
@@ -154,10 +176,12 @@ def _run_check(args: argparse.Namespace) -> int:
         except (json.JSONDecodeError, CheckInputError) as exc:
             bad += 1
             result = {"verdict": "rejected", "line": number, "reason": str(exc)}
+        erroneous += result["verdict"] == "erroneous"
         print(json.dumps(result, separators=(",", ":")))
     if bad:
         print(f"ceguard check: {bad} input line(s) rejected", file=sys.stderr)
-    return 0
+        return EXIT_USAGE
+    return EXIT_ERRONEOUS if erroneous else 0
 
 
 @contextmanager

@@ -1,8 +1,9 @@
 """Exact decimal prices as fixed-point integers.
 
-Every price is an int64 count of millionths (micro-dollars). Thresholds are parts per
-million, so a band test is `abs(P - R) * 1_000_000 >= ppm * R`: integer arithmetic only.
-The limits below keep both sides of that product inside int64 (< 9.2e18).
+Every price is an int64 count of billionths (nano-dollars): FX (1.0850123), crypto
+(43250.12345678) and sub-penny (0.0001234) prices are kept exactly. Thresholds are parts
+per million, so a band test is `abs(P - R) * 1_000_000 >= ppm * R`: integer arithmetic
+only (engine/core/band.py evaluates it without forming the products, which pass int64).
 """
 
 from __future__ import annotations
@@ -12,10 +13,11 @@ import numpy as np
 from engine import codes
 from engine.jit import kernel
 
-PRICE_DECIMALS = 6
+PRICE_DECIMALS = 9
 PRICE_SCALE = 10**PRICE_DECIMALS
 MAX_PRICE = 1_000_000 * PRICE_SCALE  # $1,000,000: above any US-listed share price
 PPM = 1_000_000
+PPM_DECIMALS = 6
 # 10**k for k < 19: a scale-up by table, where LLVM made a vector loop of `value *= 10`.
 POW10 = np.array([10**k for k in range(19)], np.int64)
 # The largest value that 10**k scales without overflowing int64: a compare, not a division.
@@ -28,12 +30,14 @@ def parse_fixed(buf, start, end, decimals, limit):
 
     Returns (value, reason) where reason is codes.REASON_NONE on success. Accepts
     "12", "12.5", ".5", "12." ; rejects signs, exponents and digits past `decimals`
-    unless they are zeros (so "10.50000000" is exact, "10.1234567" is not).
+    unless they are zeros (at 9: "10.5000000000" is exact, "10.1234567891" is not).
+    `limit` must be below 2**63 - 9 (the last digit is added before the final check).
     """
     if start >= end:
         return 0, codes.REASON_MISSING_FIELD
     if buf[start] == 45:  # '-'
         return 0, codes.REASON_NOT_POSITIVE
+    before_last_digit = limit // 10  # above it, one more digit passes the limit
     value = 0
     frac_digits = 0
     seen_dot = False
@@ -52,9 +56,9 @@ def parse_fixed(buf, start, end, decimals, limit):
                         return 0, codes.REASON_TOO_MANY_DECIMALS
                     continue
                 frac_digits += 1
-            value = value * 10 + (c - 48)
-            if value > limit * 10:  # stop before int64 could overflow
+            if value > before_last_digit:  # digits only add: it stays past the limit
                 return 0, codes.REASON_TOO_LARGE
+            value = value * 10 + (c - 48)
         else:
             return 0, codes.REASON_NOT_A_NUMBER
     if not seen_digit:
@@ -120,8 +124,8 @@ def price_error(text: str, reason: int, decimals: int = PRICE_DECIMALS) -> Price
 def format_fixed(value: int, decimals: int = PRICE_DECIMALS, keep: int = 0) -> str:
     """Fixed-point int to exact decimal text with at least `keep` decimals.
 
-    format_fixed(61_000_000) == "61", format_fixed(61_000_000, keep=2) == "61.00",
-    format_fixed(1) == "0.000001": never rounded.
+    format_fixed(61 * 10**9) == "61", format_fixed(61 * 10**9, keep=2) == "61.00",
+    format_fixed(1) == "0.000000001": never rounded.
     """
     sign = "-" if value < 0 else ""
     whole, frac = divmod(abs(value), 10**decimals)

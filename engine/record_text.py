@@ -8,8 +8,9 @@ writes (same keys, order, escapes), for a whole batch in one call that does not 
 the GIL. tests/test_record_text.py checks it against RecordMaker byte for byte.
 
 A row it cannot render exactly is left to RecordMaker: a rejected decision (its reason
-is prose) and, should a product overflow int64, a band or deviation past the limits
-(Python's integers do not overflow).
+is prose) and a row whose numbers are past any the core makes (a band over 10,000%, a
+price more than 9e12 times its reference), which could overflow int64 here
+(Python's integers do not overflow). Every price up to MAX_PRICE renders here.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.jit import nogil_kernel
+from engine.prices import PPM, PPM_DECIMALS, PRICE_DECIMALS
 
 # Text fragments the kernel copies, by index: keys with their punctuation, names quoted.
 _FRAGMENTS = (
@@ -51,8 +53,8 @@ NAMES, NAME_ENDS = _table(_quoted)
 SESSION_AT, REF_SOURCE_AT = 0, len(codes.SESSION_NAMES)
 VERDICT_AT = REF_SOURCE_AT + len(codes.REF_SOURCE_NAMES)
 
-PPM = 1_000_000
 INT64_MAX = 2**63 - 1
+MAX_RENDERED_PPM = 10**8  # 10,000%: the rulebook's widest band is 900%
 _HEX = np.frombuffer(b"0123456789abcdef", np.uint8).copy()
 _POW10 = np.array([10**k for k in range(19)], np.int64)
 
@@ -133,8 +135,13 @@ def _put_fixed(out, pos, value, decimals, keep):
         pos += 1
         value = -value
     scale = _POW10[decimals]
-    pos = _put_int(out, pos, value // scale)
-    frac = value % scale
+    return _put_decimal(out, pos, value // scale, value % scale, decimals, keep)
+
+
+@nogil_kernel
+def _put_decimal(out, pos, whole, frac, decimals, keep):
+    """whole.frac, where frac holds `decimals` digits, its trailing zeros cut to `keep`."""
+    pos = _put_int(out, pos, whole)
     shown = decimals
     while shown > keep and frac % 10 == 0:
         frac //= 10
@@ -149,13 +156,36 @@ def _put_fixed(out, pos, value, decimals, keep):
 
 
 @nogil_kernel
+def _put_band_edge(out, pos, ref, factor):
+    """format_price(ref * factor, PRICE_DECIMALS + PPM_DECIMALS), the band edge of
+    records.band_fields (factor = 1e6 -+ ppm), for ref > 0. The product passes int64 from
+    a reference of ~$8,400, so it is summed in parts: ref = dollars + nanos / 1e9 gives
+    ref * factor / 1e15 = (dollars * factor + nanos * factor / 1e9) / 1e6. The caller
+    checks that ref <= INT64_MAX // 10 and |factor| <= PPM + MAX_RENDERED_PPM."""
+    magnitude = -factor if factor < 0 else factor
+    scale = _POW10[PRICE_DECIMALS]
+    low = (ref % scale) * magnitude  # in 1e-15, below 1.01e17
+    micros = (ref // scale) * magnitude + low // scale
+    if factor < 0:
+        out[pos] = 45
+        pos += 1
+    frac = (micros % PPM) * scale + low % scale  # the 15 decimals, < 1e15
+    return _put_decimal(out, pos, micros // PPM, frac, PRICE_DECIMALS + PPM_DECIMALS, 2)
+
+
+@nogil_kernel
 def _put_ratio(out, pos, numerator, denominator, decimals):
     """engine.prices.format_ratio: the fraction rounded half-even to `decimals` places.
-    The caller checks that abs(numerator) * 10**decimals fits int64."""
+    Digit by digit: numerator * 10**decimals passes int64 for a price move of $9,223.
+    The caller checks that denominator * 10 and the quotient times 10**decimals (plus
+    one) fit int64."""
     magnitude = -numerator if numerator < 0 else numerator
-    scaled_up = magnitude * _POW10[decimals]
-    scaled = scaled_up // denominator
-    rem = scaled_up % denominator
+    scaled = magnitude // denominator
+    rem = magnitude % denominator
+    for _ in range(decimals):
+        rem *= 10
+        scaled = scaled * 10 + rem // denominator
+        rem %= denominator
     if rem * 2 > denominator or (rem * 2 == denominator and scaled % 2 == 1):
         scaled += 1
     if numerator < 0 and scaled != 0:
@@ -166,18 +196,19 @@ def _put_ratio(out, pos, numerator, denominator, decimals):
 
 @nogil_kernel
 def _exact(row):
-    """Whether the record's products stay inside int64 (else RecordMaker renders it)."""
+    """Whether the record's numbers stay inside int64 on their way to text (else
+    RecordMaker renders it): the limits of _put_band_edge and _put_ratio."""
     if row[p.O_VERDICT] == codes.NO_REFERENCE:  # no band, no deviation
         return True
     price = row[p.O_PRICE]
     ref = row[p.O_REF]
     ppm = row[p.O_PPM]
-    if ref <= 0 or ppm < 0 or price < 0:
-        return False
-    if ref > INT64_MAX // (PPM + ppm):
+    if ref <= 0 or ppm < 0 or price < 0 or ppm > MAX_RENDERED_PPM or ref > INT64_MAX // 10:
         return False
     diff = price - ref if price > ref else ref - price
-    return diff <= INT64_MAX // (100 * _POW10[4])
+    if diff > INT64_MAX // 100:
+        return False
+    return diff * 100 // ref < INT64_MAX // _POW10[4]
 
 
 @nogil_kernel
@@ -206,7 +237,7 @@ def _render_row(out, pos, row, buf, base, rules, rule_ends):
     ref = row[p.O_REF]
     ppm = row[p.O_PPM]
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_PRICE)
-    pos = _put_fixed(out, pos, price, 6, 2)
+    pos = _put_fixed(out, pos, price, PRICE_DECIMALS, 2)
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_QUOTE)
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_QTY)
     pos = _put_text(out, pos, buf, base, row[p.O_QTY], row[p.O_QTY + 1])
@@ -228,7 +259,7 @@ def _render_row(out, pos, row, buf, base, rules, rule_ends):
     pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_REF)
     if ref != 0:
         pos = _put_byte(out, pos, 34)
-        pos = _put_fixed(out, pos, ref, 6, 2)
+        pos = _put_fixed(out, pos, ref, PRICE_DECIMALS, 2)
         pos = _put_byte(out, pos, 34)
     else:
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_NULL)
@@ -243,15 +274,15 @@ def _render_row(out, pos, row, buf, base, rules, rule_ends):
     if verdict == codes.NO_REFERENCE:
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_NO_BAND)
     else:
-        # records.band_fields: band edges R x (1 -+ t) exact, at 12 decimals
+        # records.band_fields: band edges R x (1 -+ t) exact, at 15 decimals
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_THRESHOLD)
         pos = _put_fixed(out, pos, ppm, 4, 0)
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_DEVIATION)
         pos = _put_ratio(out, pos, (price - ref) * 100, ref, 4)
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_LOW)
-        pos = _put_fixed(out, pos, ref * (PPM - ppm), 12, 2)
+        pos = _put_band_edge(out, pos, ref, PPM - ppm)
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_HIGH)
-        pos = _put_fixed(out, pos, ref * (PPM + ppm), 12, 2)
+        pos = _put_band_edge(out, pos, ref, PPM + ppm)
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_QUOTE)
         pos = _put(out, pos, FRAGMENTS, FRAGMENT_ENDS, F_RULE)
         pos = _put(out, pos, rules, rule_ends, row[p.O_RULE])

@@ -1,22 +1,24 @@
 """Decision records: the band arithmetic and kernel rows turned into words and exact decimals.
 
-Prices print as exact decimals; the band edges are exact too (R x (1 +- t) has at most
-12 decimals), so an analyst can check a verdict by hand. deviation_pct is rounded to 4
-places for reading only: verdicts never come from it.
+Prices print as exact decimals (up to 9 places, at least 2); the band edges are exact too
+(R x (1 +- t) has at most 15 decimals), so an analyst can check a verdict by hand.
+deviation_pct is rounded half-even to 4 places for reading only: verdicts never come
+from it.
 """
 
 from __future__ import annotations
 
 from engine import codes
 from engine.core import pipeline as p
-from engine.prices import PPM, PRICE_DECIMALS, format_fixed, format_price, format_ratio
+from engine.prices import (PPM, PPM_DECIMALS, PRICE_DECIMALS, format_fixed, format_price,
+                           format_ratio)
 
 _SIDES = {49: "buy", 50: "sell", 53: "sell_short", 54: "sell_short_exempt"}
 
 
 def band_fields(price: int, ref: int, ppm: int) -> dict[str, str]:
     """threshold_pct, deviation_pct, band_low and band_high for one trade."""
-    scale = PRICE_DECIMALS * 2  # ref (1e-6) x ppm (1e-6)
+    scale = PRICE_DECIMALS + PPM_DECIMALS  # ref (1e-9) x ppm (1e-6)
     return {
         "threshold_pct": format_fixed(ppm, 4),
         "deviation_pct": format_ratio((price - ref) * 100, ref, 4),

@@ -2,13 +2,18 @@
 
 from decimal import Decimal
 
+import json
+from fractions import Fraction
+from math import gcd
+from importlib import resources
+
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import example, given, settings, strategies as st
 
 from engine.check import judge, parse_what_if
+from engine.core.band import MAX_PPM, breaks_band
+from engine.prices import MAX_PRICE, PPM
 from engine.rules.rulebook import load_rulebook, parse_rulebook
-import json
-from importlib import resources
 
 RULEBOOK = load_rulebook()
 
@@ -111,7 +116,7 @@ def _oracle(ref: Decimal, price: Decimal, leverage: Decimal, session: str, event
     return erroneous, pct
 
 
-prices = st.integers(min_value=1, max_value=2_000 * 10**6).map(lambda v: Decimal(v) / 10**6)
+prices = st.integers(min_value=1, max_value=2_000 * 10**9).map(lambda v: Decimal(v) / 10**9)
 
 
 @settings(max_examples=400)
@@ -120,13 +125,84 @@ prices = st.integers(min_value=1, max_value=2_000 * 10**6).map(lambda v: Decimal
        session=st.sampled_from(["regular", "pre", "post"]),
        event_size=st.sampled_from([0, 3, 5, 19, 20, 40]), nudge=st.integers(-2, 2))
 def test_verdicts_equal_a_decimal_oracle(ref, move, leverage, session, event_size, nudge):
-    # Prices near the band edge: ref moved by a multiple of 0.01%, then a micro-dollar or two.
-    price = (ref * (1 + Decimal(move) / 10_000)).quantize(Decimal("0.000001")) + Decimal(nudge) / 10**6
+    # Prices near the band edge: ref moved by a multiple of 0.01%, then a nano-dollar or two.
+    price = (ref * (1 + Decimal(move) / 10_000)).quantize(Decimal("0.000000001")) \
+        + Decimal(nudge) / 10**9
     if price <= 0:
         return
     expected, pct = _oracle(ref, price, Decimal(leverage), session, event_size)
-    result = verdict(str(ref), str(price), leverage, session, event_size)
+    result = verdict(f"{ref:f}", f"{price:f}", leverage, session, event_size)
     assert result["verdict"] == ("erroneous" if expected else "stands")
     assert Decimal(result["threshold_pct"]) == pct
     assert Decimal(result["band_high"]) == ref + ref * pct / 100
     assert Decimal(result["band_low"]) == ref - ref * pct / 100
+
+
+def _breaks(price: int, ref: int, ppm: int, inclusive: bool) -> bool:
+    """The band rule in exact rational arithmetic: |P - R| / R against ppm / 1e6."""
+    deviation, threshold = Fraction(abs(price - ref), ref), Fraction(ppm, PPM)
+    return deviation >= threshold if inclusive else deviation > threshold
+
+
+fixed_prices = st.one_of(st.integers(1, MAX_PRICE), st.integers(MAX_PRICE - 10**6, MAX_PRICE),
+                         st.integers(1, 10**6))
+ppms = st.one_of(st.integers(0, MAX_PPM), st.sampled_from([0, 1, 30_000, 999_999, PPM,
+                                                            PPM + 1, MAX_PPM - 1, MAX_PPM]))
+
+
+@settings(max_examples=3000)
+@given(price=fixed_prices, ref=fixed_prices, ppm=ppms, inclusive=st.booleans())
+@example(price=1, ref=MAX_PRICE, ppm=MAX_PPM, inclusive=True)  # the largest products: 1e22
+@example(price=MAX_PRICE, ref=1, ppm=MAX_PPM, inclusive=True)
+@example(price=MAX_PRICE, ref=MAX_PRICE - 1, ppm=0, inclusive=False)
+def test_breaks_band_equals_exact_fractions_over_the_whole_range(price, ref, ppm, inclusive):
+    assert breaks_band(price, ref, ppm, inclusive) == _breaks(price, ref, ppm, inclusive)
+
+
+@settings(max_examples=3000)
+@given(ref_units=st.integers(1, MAX_PRICE), ppm=ppms, nudge=st.integers(-2, 2),
+       above=st.booleans(), inclusive=st.booleans())
+def test_breaks_band_is_exact_at_the_inclusive_boundary(ref_units, ppm, nudge, above, inclusive):
+    """A reference whose band edge R * (1 +- ppm/1e6) is a whole number of billionths,
+    and prints on the edge and one or two billionths either side of it."""
+    step = PPM // gcd(ppm, PPM)  # the smallest R for which R * ppm / 1e6 is whole
+    ref = max(ref_units // step, 1) * step
+    if ref > MAX_PRICE:
+        return
+    edge = ref + ref * ppm // PPM if above else ref - ref * ppm // PPM
+    price = edge + nudge
+    if not 0 < price <= MAX_PRICE:
+        return
+    expected = _breaks(price, ref, ppm, inclusive)
+    assert breaks_band(price, ref, ppm, inclusive) == expected
+    if nudge == 0 and ppm:
+        assert expected == inclusive  # on the edge: erroneous only when inclusive
+
+
+CRYPTO_BAND = ("41952.6197530766", "44547.6271604834")
+
+
+@pytest.mark.parametrize("ref, price, leverage, expected, band", [
+    # FX: 1.0850123 at 10%: the edges are whole billionths
+    ("1.0850123", "1.19351353", "1", "erroneous", ("0.97651107", "1.19351353")),
+    ("1.0850123", "1.193513529", "1", "stands", ("0.97651107", "1.19351353")),
+    ("1.0850123", "0.97651107", "1", "erroneous", ("0.97651107", "1.19351353")),
+    ("1.0850123", "0.976511071", "1", "stands", ("0.97651107", "1.19351353")),
+    # crypto: 43250.12345678 at 3%: the edge has 10 decimals, between two prices
+    ("43250.12345678", "44547.627160483", "1", "stands", CRYPTO_BAND),
+    ("43250.12345678", "44547.627160484", "1", "erroneous", CRYPTO_BAND),
+    ("43250.12345678", "41952.619753077", "1", "stands", CRYPTO_BAND),
+    ("43250.12345678", "41952.619753076", "1", "erroneous", CRYPTO_BAND),
+    # sub-penny, 3x: 30%
+    ("0.0001234", "0.00016042", "3", "erroneous", ("0.00008638", "0.00016042")),
+    ("0.0001234", "0.000160419", "3", "stands", ("0.00008638", "0.00016042")),
+    # a $900,000 share at 9x: 27%, and products (|P - R| * 1e6, ppm * R) far past int64
+    ("900000", "657000.00", "9", "erroneous", ("657000.00", "1143000.00")),
+    ("900000", "657000.000000001", "9", "stands", ("657000.00", "1143000.00")),
+])
+def test_nine_decimal_prices_at_the_edges(ref, price, leverage, expected, band):
+    result = verdict(ref, price, leverage)
+    assert result["verdict"] == expected
+    assert (result["band_low"], result["band_high"]) == band
+    assert Decimal(result["band_high"]) == \
+        Decimal(ref) * (1 + Decimal(result["threshold_pct"]) / 100)

@@ -14,11 +14,20 @@ def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
 
 def test_one_trade_is_explained_readably():
     result = run("--reference-price", "40", "--price", "46", "--leverage", "3")
-    assert result.returncode == 0
+    assert result.returncode == 1  # erroneous
     assert "ERRONEOUS" in result.stdout
     assert "LEV-T2" in result.stdout
     assert "threshold  15%" in result.stdout
     assert "34.00 .. 46.00" in result.stdout
+
+
+def test_exit_status_tells_stands_from_erroneous():
+    assert run("--reference-price", "40", "--price", "45.99", "--leverage", "3").returncode == 0
+    assert run("--reference-price", "40", "--price", "46.00", "--leverage", "3").returncode == 1
+    stands = json.dumps({"reference_price": "100", "price": "98"}) + "\n"
+    assert run("--batch", stdin=stands).returncode == 0
+    erroneous = json.dumps({"reference_price": "100", "price": "90"}) + "\n"
+    assert run("--batch", stdin=stands + erroneous).returncode == 1
 
 
 def test_bad_arguments_are_named():
@@ -38,7 +47,7 @@ def test_batch_reads_and_writes_json_lines():
     ]
     stdin = "\n".join(json.dumps(x) if not isinstance(x, str) else x for x in lines) + "\n"
     result = run("--batch", stdin=stdin)
-    assert result.returncode == 0
+    assert result.returncode == 2  # lines were rejected (and every line is still answered)
     out = [json.loads(line) for line in result.stdout.splitlines()]
     assert [o["verdict"] for o in out] == ["erroneous", "stands", "erroneous", "stands",
                                            "rejected", "rejected"]

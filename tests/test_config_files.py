@@ -93,7 +93,7 @@ def test_instruments_defaults_and_inverse_leverage(tmp_path):
     path = tmp_path / "inst.csv"
     path.write_text("symbol,leverage,prev_close,name\nSQQQ,-3,15.20,ProShares\nAAPL,,,Apple\n")
     sqqq, aapl = load_instruments(path)
-    assert (sqqq.leverage, sqqq.prev_close) == (-300, 15_200_000)
+    assert (sqqq.leverage, sqqq.prev_close) == (-300, 15_200_000_000)
     assert (aapl.leverage, aapl.prev_close) == (100, 0)
 
 

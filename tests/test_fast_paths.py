@@ -32,9 +32,9 @@ def test_instruments_read_like_a_dict_reader(tmp_path):
         rows = [{k: (v or "").strip() for k, v in row.items() if k} for row in reader]
     assert [(r["symbol"], r.get("leverage", ""), r.get("prev_close", "")) for r in rows] == [
         ("AAA", "-2", "10.50"), ("BBB", "", ""), ("CCC", "+3", "7")]
-    assert load_instruments(path) == [Instrument("AAA", -200, 10_500_000),
+    assert load_instruments(path) == [Instrument("AAA", -200, 10_500_000_000),
                                       Instrument("BBB", 100, 0),
-                                      Instrument("CCC", 300, 7_000_000)]
+                                      Instrument("CCC", 300, 7_000_000_000)]
 
 
 def test_seeding_in_one_call_equals_seeding_one_by_one():
@@ -60,7 +60,7 @@ def test_kernels_load_without_refreshing_numbas_compiler():
     """A refresh imports numba's linear algebra among much else; loading a kernel must not.
     The first run may compile (and so refresh); the second loads from the cache."""
     script = ("import sys; from engine.prices import to_fixed; "
-              "assert to_fixed('41.27') == 41_270_000; print('numba.np.linalg' in sys.modules)")
+              "assert to_fixed('41.27') == 41_270_000_000; print('numba.np.linalg' in sys.modules)")
     for _ in range(2):
         result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                                 check=True)

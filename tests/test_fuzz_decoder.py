@@ -44,7 +44,7 @@ from engine.journal.store import Journal
 from engine.live.engine import LiveEngine
 from engine.obs.logging import get_logger
 from engine.obs.metrics import Metrics
-from engine.prices import PriceError, to_fixed
+from engine.prices import PRICE_DECIMALS, PriceError, to_fixed
 from engine.replay.reader import InputError
 from engine.replay.runner import Replay
 from engine.replay.writer import RecordWriter
@@ -71,6 +71,7 @@ SPECIAL = st.sampled_from([b"\x01", b"|", b"=", b"\n", b"\r", b" ", b"8=FIX", b"
                            b"\xff", b"8=FIX.4.4\x01"])
 NUMBERS = st.sampled_from(["0", "-1", "-0.5", "1e5", "1.2.3", ".5", "5.", ".", "", "abc",
                            "1.1234567", "1.1000000", "999999.999999", "1000000.000001",
+                           "1.123456789", "1.1234567891", "1.12345678900", "999999.999999999",
                            "9" * 25, "0" * 30 + "1", "9999999999999", "9223372036855", "+5",
                            " 5", "5 ", "0x10", "NaN", "inf"])
 TIMES = st.sampled_from(["20260115-15:00:00.000", "20260115-15:00:00", "20260115-15:00:00.",
@@ -93,7 +94,7 @@ def messages(draw) -> bytes:
               (17, draw(short)), (55, draw(st.sampled_from(["LEVX", "FAT", "A", "NEW1"])) if
                                   draw(st.booleans()) else draw(short)),
               (54, draw(st.sampled_from(["1", "2", "5", "6", "Z", "12", ""]))),
-              (31, draw(st.one_of(st.decimals(0, 2_000_000, places=draw(st.integers(0, 8)),
+              (31, draw(st.one_of(st.decimals(0, 2_000_000, places=draw(st.integers(0, 10)),
                                               allow_nan=False).map(str), NUMBERS))),
               (32, draw(st.one_of(st.integers(0, 10**16).map(str), NUMBERS))),
               (60, draw(TIMES))]
@@ -167,7 +168,7 @@ def number_faults(text: str | None, limit: Decimal) -> set[str]:
     value = Decimal(text)
     _, _, frac = text.partition(".")
     faults = set()
-    if frac[6:].strip("0"):
+    if frac[PRICE_DECIMALS:].strip("0"):
         faults.add("too_many_decimals")
     if value > limit:
         faults.add("too_large")

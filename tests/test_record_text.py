@@ -13,7 +13,9 @@ from engine import codes
 from engine.core import pipeline as p
 from engine.core.instruments import Instrument
 from engine.core.surveillance import Surveillance
+from engine.core.band import MAX_PPM
 from engine.journal.store import _dumps
+from engine.prices import MAX_PRICE, to_fixed
 from engine.record_text import RecordText
 from engine.records import RecordMaker
 from engine.rules.rulebook import load_rulebook
@@ -22,8 +24,8 @@ from tests.test_fuzz_decoder import messages, mutated
 
 RULEBOOK = load_rulebook(None)
 RULE_CODES = RULEBOOK.rule_codes()
-INSTRUMENTS = [Instrument("LEVX", 300, 40_000_000), Instrument("FAT", -200, 0),
-               Instrument("A", 100, 12_345_678)]
+INSTRUMENTS = [Instrument("LEVX", 300, to_fixed("40")), Instrument("FAT", -200, 0),
+               Instrument("A", 100, to_fixed("12.345678912"))]
 STANDING = encode("FIX.4.4", [(35, "8"), (49, "MATCHING1"), (56, "CEGUARD"), (34, "2"),
                              (52, "20260115-15:00:00.000"), (17, "E0"), (55, "A"), (54, "1"),
                              (31, "12.40"), (32, "100"), (60, "20260115-15:00:00.000"),
@@ -34,7 +36,8 @@ INT64_MAX = 2**63 - 1
 
 def check(rows: np.ndarray, raws: list[bytes]) -> int:
     """Every non-rejected row rendered equals RecordMaker's; a row left out is one whose
-    band or deviation would overflow int64. Returns how many were rendered."""
+    band or deviation would overflow int64 on the way to text, which no price up to
+    MAX_PRICE and band up to MAX_PPM gives. Returns how many were rendered."""
     text, rendered = RecordText(RULE_CODES).render(rows, NOT_REJECTED, raws)
     ours = json.loads(text)
     records = RecordMaker(RULE_CODES)
@@ -43,10 +46,13 @@ def check(rows: np.ndarray, raws: list[bytes]) -> int:
         if row[p.O_VERDICT] == codes.REJECTED:
             assert not done
             continue
+        price, ref, ppm = row[p.O_PRICE], row[p.O_REF], row[p.O_PPM]
+        if price <= MAX_PRICE and 0 < ref <= MAX_PRICE and 0 <= ppm <= MAX_PPM:
+            assert done, row
         if not done:
-            price, ref, ppm = row[p.O_PRICE], row[p.O_REF], row[p.O_PPM]
-            assert (ref * (1_000_000 + ppm) > INT64_MAX
-                    or abs(price - ref) * 1_000_000 > INT64_MAX), row
+            deviation = abs(price - ref)
+            assert (ppm > 10**8 or ref > INT64_MAX // 10 or deviation * 100 > INT64_MAX
+                    or deviation * 10**6 // ref > INT64_MAX - 10**4), row
             continue
         expected.append(_dumps(records.decision(row, raw, row[p.O_LINE])))
     assert text == "[" + ",".join(expected) + "]"
@@ -90,7 +96,7 @@ def kernel_rows(draw) -> tuple[list[int], bytes]:
     row[p.O_TIME], row[p.O_TIME + 1] = len(raw), len(time)
     raw += time
     verdict = draw(st.sampled_from([codes.STANDS, codes.ERRONEOUS, codes.NO_REFERENCE]))
-    big = st.integers(1, 10**12)
+    big = st.integers(1, MAX_PRICE)
     price = draw(st.one_of(big, st.integers(1, 10**18)))
     ref = 0 if verdict == codes.NO_REFERENCE and draw(st.booleans()) else \
         draw(st.one_of(big, st.sampled_from([price, price + 1, max(price - 1, 1)]),
@@ -98,8 +104,8 @@ def kernel_rows(draw) -> tuple[list[int], bytes]:
     row[p.O_LINE] = draw(st.integers(1, 10**12))
     row[p.O_VERDICT] = verdict
     row[p.O_PRICE], row[p.O_REF] = price, ref
-    row[p.O_PPM] = draw(st.one_of(st.sampled_from([30_000, 50_000, 100_000, 150_000]),
-                                  st.integers(0, 10**8)))
+    row[p.O_PPM] = draw(st.one_of(st.sampled_from([30_000, 50_000, 100_000, 150_000, MAX_PPM]),
+                                  st.integers(0, 10**8), st.integers(10**8, 10**12)))
     row[p.O_LEVERAGE] = draw(st.integers(-10_000, 10_000))
     row[p.O_EVENT] = draw(st.integers(0, 500))
     row[p.O_SIDE] = draw(st.sampled_from([49, 50, 53, 54, 55, 0]))
@@ -123,7 +129,7 @@ def test_escapes_and_rounding_of_one_record() -> None:
     row[p.O_SYMBOL], row[p.O_SYMBOL + 1] = 8, 3
     row[p.O_TIME], row[p.O_TIME + 1] = 12, 19
     row[p.O_LINE], row[p.O_VERDICT], row[p.O_RULE] = 7, codes.ERRONEOUS, 0
-    row[p.O_PRICE], row[p.O_REF], row[p.O_PPM] = 3, 8, 100_000  # -62.5% exactly
+    row[p.O_PRICE], row[p.O_REF], row[p.O_PPM] = 3_000, 8_000, 100_000  # -62.5% exactly
     row[p.O_SIDE], row[p.O_LEVERAGE] = 50, -300
     text, rendered = RecordText(RULE_CODES).render(np.array([row], np.int64), NOT_REJECTED,
                                                     [raw])
@@ -138,3 +144,33 @@ def test_escapes_and_rounding_of_one_record() -> None:
     assert record["transact_time"] == "2026-01-15T14:30:00.5Z"
     assert record["harmed_side"] == "sell"
     assert text == "[" + _dumps(RecordMaker(RULE_CODES).decision(row, raw, 7)) + "]"
+
+
+def test_nine_decimal_prices_render_in_numba_past_the_int64_products() -> None:
+    """$43,250.12345678 x 1.06 is 4.6e19 billionths-times-ppm and a $5,000 move is 5e21
+    in deviation_pct's scale: both far past int64, both rendered exactly by the kernel."""
+    raw = b"E1\x01BTCUSD\x0120260115-14:30:00"
+    rows = []
+    for price, verdict in (("44547.627160484", codes.ERRONEOUS),
+                           ("48250.12345678", codes.ERRONEOUS), ("1.0850123", codes.STANDS)):
+        row = [0] * p.N_OUT_COLS
+        row[p.O_EXEC], row[p.O_EXEC + 1] = 0, 2
+        row[p.O_SYMBOL], row[p.O_SYMBOL + 1] = 3, 6
+        row[p.O_TIME], row[p.O_TIME + 1] = 10, 17
+        row[p.O_LINE], row[p.O_VERDICT], row[p.O_RULE] = 1, verdict, 2
+        row[p.O_PRICE], row[p.O_PPM] = to_fixed(price), 60_000
+        row[p.O_REF] = to_fixed("43250.12345678" if verdict == codes.ERRONEOUS else "1.0850123")
+        row[p.O_SIDE], row[p.O_LEVERAGE] = 49, 200
+        rows.append(row)
+    text, rendered = RecordText(RULE_CODES).render(np.array(rows, np.int64), NOT_REJECTED,
+                                                    [raw] * 3)
+    assert rendered.tolist() == [True, True, True]
+    edge, move, fx = json.loads(text)
+    assert (edge["price"], edge["reference_price"]) == ("44547.627160484", "43250.12345678")
+    assert (edge["band_low"], edge["band_high"]) == ("40655.1160493732", "45845.1308641868")
+    assert edge["deviation_pct"] == "3.0000"
+    assert (move["price"], move["deviation_pct"]) == ("48250.12345678", "11.5607")
+    assert (fx["price"], fx["band_low"], fx["band_high"]) == ("1.0850123", "1.019911562",
+                                                              "1.150113038")
+    assert text == "[" + ",".join(_dumps(RecordMaker(RULE_CODES).decision(row, raw, 1))
+                                  for row in rows) + "]"

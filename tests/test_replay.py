@@ -88,7 +88,7 @@ BAD_INPUTS = [
     (trade("B1", "XYZ", "abc"), "not_a_number", "LastPx (31) is not a decimal number: 'abc'"),
     (trade("B2", "XYZ", "-5.00"), "not_positive", "LastPx (31) must be greater than zero"),
     (trade("B3", "XYZ", "0"), "not_positive", "LastPx (31) must be greater than zero: '0'"),
-    (trade("B4", "XYZ", "1.1234567"), "too_many_decimals", "more than 6 decimal places"),
+    (trade("B4", "XYZ", "1.1234567891"), "too_many_decimals", "more than 9 decimal places"),
     (trade("B5", "", "10.00").replace("\x0155=\x01", "\x01"), "missing_field",
      "Symbol (55) is missing"),
     (trade("B6", "XYZ", "10.00", time="2026-01-15 15:00"), "bad_time", "TransactTime (60)"),

@@ -24,7 +24,9 @@ FileLog:
    ResetOnLogon=Y) before resetting: stock 1.16.0 resets the session (sequence numbers and
    the stored messages, e.g. busts queued for an offline firm) first and runs fromAdmin
    after, so even a refused Logon wiped them. The reset Logon is verified without the
-   MsgSeqNum-too-low check, which the reset would have made moot.
+   MsgSeqNum-too-low check, which the reset would have made moot. The flag is marked
+   before the Logon is judged, as stock does, so a counterparty that resets while logged on
+   (141=Y in session) is answered with a reset Logon, not disconnected.
 4. A threaded connection stops touching its socket once it has closed it. Stock 1.16.0
    goes on reading after disconnect() (a message for no session, an invalid Logon): it
    polls, reads and finally closes the same descriptor number again, which by then may
@@ -60,6 +62,10 @@ FileLog:
    other work. While the queue holds its capacity, fromApp waits
    (QuickFIX stops reading, the socket pushes back). Stock fromApp took the GIL for every
    fill, and under load waited for the journal writer to give it up.
+9. A Logon that is not the connection's first message (a counterparty resetting its
+   sequence numbers in session, 141=Y while logged on) is handed to the session with the
+   connection's address too (item 2 sets it for the first message only): without it a
+   session with AllowedRemoteAddresses refused every reset in session as "address unknown".
 Every edit must find its anchor exactly once, so a different source fails loudly.
 """
 
@@ -526,6 +532,26 @@ THREADED_ADDRESS = """    m_pSession->getLog()->onEvent("Allows connections to t
   }
 """
 
+# Item 9: a Logon after the connection's first message (a reset in session) is judged with
+# the connection's address too; only a Logon pays for the look-up.
+LOGON_IN_SESSION = "message.find(\"\\00135=A\\001\") != std::string::npos"
+READ_NEXT = """  while (readMessage(message)) {
+    try {
+      m_pSession->next(message, UtcTimeStamp::now());"""
+READ_NEXT_ADDRESS = """  while (readMessage(message)) {
+    PeerAddressScope peer(m_pSession->isAcceptor() && {logon}
+                              ? socket_peername(m_socket) : "");  // ceguard: item 9
+    try {
+      m_pSession->next(message, UtcTimeStamp::now());""".replace("{logon}", LOGON_IN_SESSION)
+THREADED_NEXT = """    try {
+      m_pSession->next(msg, UtcTimeStamp::now());"""
+THREADED_NEXT_ADDRESS = """    if (peerAddress().empty() && m_pSession->isAcceptor() && {logon}) {
+      setPeerAddress(socket_peername(m_socket));  // ceguard: item 9, a Logon in session
+    }
+    try {
+      m_pSession->next(msg, UtcTimeStamp::now());""".replace(
+    "{logon}", LOGON_IN_SESSION.replace("message.", "msg."))
+
 THREADED_LOOP = """  std::string msg;
   while (readMessage(msg)) {
 """
@@ -545,16 +571,19 @@ RESET_FLAG = """  ResetSeqNumFlag resetSeqNumFlag(false);
   m_state.receivedReset(resetSeqNumFlag);
 """
 
+# The flag is marked before the Logon is judged, as stock QuickFIX marks it: verify() only
+# takes a Logon on a session already logged on (a reset in session) while it is marked.
 JUDGED_FIRST = """  ResetSeqNumFlag resetSeqNumFlag(false);
   logon.getFieldIfSet(resetSeqNumFlag);
+  m_state.receivedReset(resetSeqNumFlag);
   bool judged = false;  // ceguard: judge (verify runs fromAdmin) before any reset
   if (!m_state.initiate() && (resetSeqNumFlag.getValue() || m_resetOnLogon)) {
     if (!verify(logon, false, false)) {
+      m_state.receivedReset(false);  // refused: nothing was reset
       return;
     }
     judged = true;
   }
-  m_state.receivedReset(resetSeqNumFlag);
 """
 
 VERIFY_LOGON = """  if (!verify(logon, false, true)) {
@@ -660,6 +689,7 @@ def patch(source: Path) -> None:
     for name, send in SENDS.items():
         _replace(cpp / name, INCLUDE, INCLUDE + f'#include "{HEADER}"\n#include "{PEER_HEADER}"\n')
         _replace(cpp / name, FIRST_MESSAGE, PATCHED.replace("{send}", send))
+        _replace(cpp / name, READ_NEXT, READ_NEXT_ADDRESS)
     threaded = cpp / "ThreadedSocketConnection.cpp"
     _replace(threaded, INCLUDE, INCLUDE + f'#include "{HEADER}"\n#include "{PEER_HEADER}"\n')
     _replace(threaded, THREADED_NOT_FOUND, THREADED_REFUSAL)
@@ -669,6 +699,7 @@ def patch(source: Path) -> None:
     _replace(threaded, THREADED_DISCONNECT, THREADED_DISCONNECT_ONCE)
     _replace(threaded, THREADED_NO_SESSION, THREADED_NO_SESSION_STOP)
     _replace(threaded, THREADED_LOOP, THREADED_LOOP_SCOPE)
+    _replace(threaded, THREADED_NEXT, THREADED_NEXT_ADDRESS)
     _replace(cpp / "Session.h", LOGOUT, LOGOUT_REASON_FIRST)
     _replace(cpp / "Session.cpp", RESET_FLAG, JUDGED_FIRST)
     _replace(cpp / "Session.cpp", VERIFY_LOGON, VERIFY_UNLESS_JUDGED)

@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from engine import codes
 from engine.jit import kernel
-from engine.prices import PPM
-from engine.rules.rulebook import FLAG_ABS_LEVERAGE, FLAG_EVENT_LEVERAGE
+from engine.prices import MAX_PRICE, PPM
+from engine.rules.rulebook import FLAG_ABS_LEVERAGE, FLAG_EVENT_LEVERAGE, MAX_PCT_BPS
 
 UNLEVERAGED = 100  # leverage is kept in hundredths
-MAX_ABS_LEVERAGE = 900  # 9x: with pct <= 100%, ppm * price (<= $1M) fits in int64
+MAX_ABS_LEVERAGE = 900  # 9x
+MAX_PPM = MAX_PCT_BPS * MAX_ABS_LEVERAGE  # the widest band threshold_ppm returns: 900%
+# breaks_band's one product that grows with the price; the other two stay below 1e13.
+assert MAX_PPM * (MAX_PRICE // PPM) < 2**63
 
 
 @kernel
@@ -50,8 +53,22 @@ def threshold_ppm(ref, session, leverage, event_size, rulebook):
 
 @kernel
 def breaks_band(price, ref, ppm, inclusive):
-    """|P - R| / R >= ppm / 1e6 (or > when the rulebook says exclusive), in integers."""
+    """|P - R| / R >= ppm / 1e6 (or > when the rulebook says exclusive), in integers.
+
+    Exact for prices up to MAX_PRICE and 0 <= ppm <= MAX_PPM: |P - R| * 1e6 and ppm * R
+    would reach 1e22 there, past int64, so with R = whole * 1e6 + part (part < 1e6) it
+    compares (|P - R| - ppm * whole) * 1e6 with ppm * part, the same inequality. Only
+    an excess between 0 and ppm needs that product; outside, its sign decides.
+    """
     deviation = price - ref if price >= ref else ref - price
+    whole = ref // PPM
+    excess = deviation - ppm * whole
+    if excess < 0:  # the left side is negative, the right one is not
+        return False
+    if excess > ppm:  # the left side >= (ppm + 1) * 1e6 > ppm * part
+        return True
+    left = excess * PPM
+    right = ppm * (ref - whole * PPM)
     if inclusive:
-        return deviation * PPM >= ppm * ref
-    return deviation * PPM > ppm * ref
+        return left >= right
+    return left > right

@@ -21,7 +21,7 @@ from engine.prices import MAX_PRICE, POW10, PRICE_DECIMALS, parse_fixed
 SOH = 1
 PIPE = 124
 NEWLINE = 10
-MAX_QTY = 10**15  # in millionths: a billion shares
+MAX_QTY = 10**9 * 10**PRICE_DECIMALS  # a billion shares, at the prices' fixed point
 MAX_YEAR = 2261  # ns since the epoch overflow int64 in April 2262
 
 # Columns of a unit row.

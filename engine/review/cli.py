@@ -9,6 +9,8 @@ import os
 import sys
 from pathlib import Path
 
+from engine.errors import ConfigError
+
 TOKEN_ENV = "CEGUARD_TOKEN"
 DEFAULT_URL = "http://127.0.0.1:9880"
 # act ACTION -> (path after /api/cases/<id>, JSON body keys)
@@ -21,9 +23,14 @@ EXIT_USAGE = 2
 
 
 def add_parser(sub) -> None:
-    cases = sub.add_parser("cases", help="list, show and act on review cases (review mode)",
-                           description="Talk to the case API of a running `ceguard serve`. "
-                                       f"The token comes from --token-file or ${TOKEN_ENV}.")
+    cases = sub.add_parser(
+        "cases", help="list, show and act on review cases (review mode)",
+        description="Talk to the case API of a running `ceguard serve`. The token comes "
+                    f"from --token-file or ${TOKEN_ENV}. Analysts list, show and act; firms "
+                    "list and show their own cases, request a review and appeal.",
+        epilog="examples: ceguard cases list; ceguard cases act 12 bust --reason \"beyond the "
+               "band\"; ceguard cases request EXEC-991 --reason \"fat finger\"; "
+               "ceguard cases appeal 12 --reason \"the reference was stale\"")
     cases.add_argument("--url", help="case API address (default: [review] listen of "
                                      f"--config, else {DEFAULT_URL})")
     cases.add_argument("--config", metavar="TOML", help="engine config to read the address "
@@ -41,6 +48,16 @@ def add_parser(sub) -> None:
     act.add_argument("case", help="case number (declare-event: numbers joined by commas)")
     act.add_argument("action", choices=list(ACTIONS))
     act.add_argument("--reason", default="", help="why (journaled, sent to the parties)")
+    request = verbs.add_parser("request", help="firm: ask for a review of one of its "
+                                               "executions (within 30 minutes of it)")
+    request.add_argument("exec_id", help="ExecID (17) of the execution")
+    request.add_argument("--reason", required=True, help="the factual basis of the request")
+    request.add_argument("--routed", action="store_true",
+                         help="the order was routed from another market (60-minute limit)")
+    appeal = verbs.add_parser("appeal", help="firm: appeal a determination of a case it is "
+                                             "a party to (within 30 minutes of the notice)")
+    appeal.add_argument("case", type=int)
+    appeal.add_argument("--reason", required=True, help="why the determination is wrong")
     cases.set_defaults(run=run)
 
 
@@ -49,12 +66,23 @@ def run(args: argparse.Namespace) -> int:
     if token is None:
         print(f"ceguard cases: give --token-file or set {TOKEN_ENV}", file=sys.stderr)
         return EXIT_USAGE
-    url = args.url or _url(args.config)
+    try:
+        url = args.url or _url(args.config)
+    except ConfigError as exc:
+        print(f"ceguard cases: {exc}", file=sys.stderr)
+        return EXIT_USAGE
     if args.verb == "list":
         states = "" if args.all else "?state=open,under_review,determined,appealed"
         status, payload = _call(url, token, "GET", "/api/cases" + states)
     elif args.verb == "show":
         status, payload = _call(url, token, "GET", f"/api/cases/{args.case}")
+    elif args.verb == "request":
+        status, payload = _call(url, token, "POST", "/api/requests",
+                                {"exec_id": args.exec_id, "reason": args.reason,
+                                 "routed": args.routed})
+    elif args.verb == "appeal":
+        status, payload = _call(url, token, "POST", f"/api/cases/{args.case}/appeal",
+                                {"reason": args.reason})
     elif args.action == "declare-event":
         ids = [int(i) for i in args.case.split(",") if i.strip().isdigit()]
         status, payload = _call(url, token, "POST", "/api/events",
@@ -87,16 +115,28 @@ def _token(args: argparse.Namespace) -> str | None:
 
 
 def _url(config: str | None) -> str:
+    """The case API's address from the engine config, found as `ceguard serve` finds it
+    (--config, else the shipped one); its secrets are not read (a firm has none of them)."""
     import tomllib  # here, not at the top: every `ceguard` command builds this parser
 
+    from engine.addresses import parse_listen
     from engine.config import DEFAULT_CONFIG
 
+    source = Path(config) if config else DEFAULT_CONFIG
     try:
-        data = tomllib.loads(Path(config or DEFAULT_CONFIG).read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError):
-        return DEFAULT_URL
+        data = tomllib.loads(source.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(str(source), "(file)", f"cannot be read ({exc.strerror})",
+                          "give the engine config of the running serve with --config, or "
+                          "its case API with --url") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(str(source), "(syntax)", f"is not valid TOML ({exc})",
+                          "correct the TOML syntax at the position shown") from exc
     listen = data.get("review", {}).get("listen")
-    return f"http://{listen}" if isinstance(listen, str) else DEFAULT_URL
+    if listen is None:
+        return DEFAULT_URL
+    host, port = parse_listen(str(source), "review.listen", listen, "127.0.0.1:9880")
+    return f"http://{host}:{port}"
 
 
 def _call(url: str, token: str, method: str, path: str, body: dict | None = None

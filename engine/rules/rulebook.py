@@ -20,7 +20,7 @@ from engine.rules.clock import NS_PER_SECOND, offset_table
 from engine.fix.hashing import hash_text
 
 DEFAULT_RULEBOOK = "default_rulebook.json"
-MAX_PCT_BPS = 10_000  # 100%; with |leverage| <= 9, ppm * price stays inside int64
+MAX_PCT_BPS = 10_000  # 100%; with |leverage| <= 9, engine/core/band.py MAX_PPM
 
 # Indexes into the kernel's `flags` array.
 FLAG_INCLUSIVE = 0

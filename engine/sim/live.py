@@ -1,8 +1,10 @@
-"""`ceguard simulate`: a matching engine and two firms as real QuickFIX initiators.
+"""`ceguard simulate`: the matching engines and firms of an engine config, as real
+QuickFIX initiators.
 
-MATCHING1 sends drop copies (both sides of every match, 880/1057/453) over one session
-per FIX version, spreading symbols over them, with injected erroneous events; FIRMA and
-FIRMB print the busts they receive. Sequence numbers persist in --state-dir, like a
+The matching engines send drop copies (both sides of every match, 880/1057/453) over
+their sessions (engine/sim/topology.py: every acceptor session that is not a firm's),
+spreading symbols over them, with injected erroneous events; the firms ([firms] in the
+config) print the busts they receive. Sequence numbers persist in --state-dir, like a
 real counterparty's, so runs can follow each other against the same acceptor.
 """
 
@@ -19,13 +21,14 @@ from pathlib import Path
 
 import quickfix as fix
 
+from engine.errors import ConfigError
 from engine.fix.busts import fields_of
 from engine.sim.dropcopy import DropCopyStream, Fill, drop_copy_body, fix_time
+from engine.sim.topology import SimSession, read_topology
 
+# The CompIDs of the shipped cfg (fix_configs/ceguard.cfg), for tests that build sessions.
 ENGINE = "MATCHING1"
 ACCEPTOR = "CEGUARD"
-FIRMS = ("FIRMA", "FIRMB")
-VERSIONS = {"FIX.4.4": "FIX.4.4", "FIX.4.2": "FIX.4.2", "FIX.5.0SP2": "FIXT.1.1"}
 DICTIONARIES = Path(__file__).resolve().parent.parent.parent / "fix_configs"
 _PARTY_TAGS = {448, 447, 452}
 LOGON_TIMEOUT = 15.0
@@ -47,10 +50,17 @@ def session_block(begin: str, sender: str, target: str) -> str:
 def initiator_settings(host: str, port: int, state_dir: Path,
                        sessions: list[tuple[str, str, str]]) -> fix.SessionSettings:
     """Initiator settings for (BeginString, SenderCompID, TargetCompID) sessions."""
-    default = f"""[DEFAULT]
+    settings = fix.SessionSettings()
+    settings.setFromString(initiator_settings_text(host, port, state_dir, sessions))
+    return settings
+
+
+def initiator_settings_text(host: str, port: int, state_dir: Path,
+                            sessions: list[tuple[str, str, str]], default: bool = True) -> str:
+    """The settings' text; `default` starts it with the [DEFAULT] section. Each session
+    names its own host and port, so sessions to different acceptor ports can share it."""
+    text = f"""[DEFAULT]
 ConnectionType=initiator
-SocketConnectHost={host}
-SocketConnectPort={port}
 HeartBtInt=5
 ReconnectInterval=1
 NonStopSession=Y
@@ -63,11 +73,9 @@ FileLogPath={state_dir / 'fixlog'}
 UseDataDictionary=Y
 ValidateUserDefinedFields=N
 TimestampPrecision=6
-"""
-    text = default + "\n".join("\n" + session_block(*s) for s in sessions) + "\n"
-    settings = fix.SessionSettings()
-    settings.setFromString(text)
-    return settings
+""" if default else ""
+    return text + "".join(f"\n{session_block(*s)}\nSocketConnectHost={host}\n"
+                          f"SocketConnectPort={port}\n" for s in sessions)
 
 
 class Peer(fix.Application):
@@ -215,41 +223,72 @@ def print_bust(session: str, raw: str) -> None:
 
 
 def simulate(args: argparse.Namespace) -> int:
-    versions = [v.strip() for v in args.versions.split(",") if v.strip()]
-    unknown = [v for v in versions if v not in VERSIONS]
-    if unknown or not versions:
-        print(f"ceguard simulate: unknown --versions {unknown}; use {', '.join(VERSIONS)}",
-              file=sys.stderr)
+    """Play the matching engines and firms of the engine config `args.config`."""
+    try:
+        topology = read_topology(args.config)
+    except ConfigError as exc:
+        print(f"ceguard simulate: {exc}", file=sys.stderr)
         return 2
+    engines = _chosen(topology.engines, args.versions)
+    if isinstance(engines, str):
+        print(f"ceguard simulate: {engines}", file=sys.stderr)
+        return 2
+    firm_sessions = list(topology.firms.values())
+    port = args.port or engines[0].port
     state = Path(args.state_dir)
-    firms = Initiator(initiator_settings(args.host, args.port, state,
-                                         [("FIX.4.4", f, ACCEPTOR) for f in FIRMS]),
-                      Peer(print_bust))
-    engine = Initiator(initiator_settings(args.host, args.port, state,
-                                          [(VERSIONS[v], ENGINE, ACCEPTOR) for v in versions]),
-                       Peer())
+    firms = Initiator(_settings(args.host, args.port, state, firm_sessions), Peer(print_bust))
+    engine = Initiator(_settings(args.host, args.port, state, engines), Peer())
     try:
         if not (firms.wait_logon() and engine.wait_logon()):
-            print(f"ceguard simulate: no logon to {args.host}:{args.port} within "
-                  f"{LOGON_TIMEOUT:.0f} s (is `ceguard serve` running?)", file=sys.stderr)
+            print(f"ceguard simulate: no logon to {args.host}:{port} within "
+                  f"{LOGON_TIMEOUT:.0f} s (is `ceguard serve` running on "
+                  f"{topology.source}?)", file=sys.stderr)
             return 1
-        sessions = [f"{VERSIONS[v]}:{ENGINE}->{ACCEPTOR}" for v in versions]
+        sessions = [s.initiator_id for s in engines]
         print(f"simulate: logged on {', '.join(sessions)} and "
               f"{', '.join(firms.session_ids)}", flush=True)
-        stream = DropCopyStream(symbols=args.symbols,
+        stream = DropCopyStream(symbols=args.symbols, firms=tuple(topology.firms),
                                 id_prefix=f"{int(time.time() * 1000) % 10**10:x}-")
-        sent = _stream(engine, sessions, live_scenario(stream, args.matches, args.cleared_event), args.rate)
+        sent = _stream(engine, sessions, live_scenario(stream, args.matches, args.cleared_event),
+                       args.rate)
         print(f"simulate: sent {sent} drop copies; waiting {args.wait:.0f} s for busts",
               flush=True)
         time.sleep(args.wait)
-        received = {f: len(firms.peer.messages(f"FIX.4.4:{f}->{ACCEPTOR}")) for f in FIRMS}
+        received = {party: len(firms.peer.messages(s.initiator_id))
+                    for party, s in topology.firms.items()}
         venue = len(engine.peer.messages())
         print("simulate: busts received: " + ", ".join(f"{f} {n}" for f, n in received.items())
-              + f", {ENGINE} {venue}", flush=True)
+              + f", matching engines {venue}", flush=True)
     finally:
         engine.stop()
         firms.stop()
     return 0
+
+
+def _chosen(engines: list[SimSession], versions: str | None) -> list[SimSession] | str:
+    """The drop-copy sessions of --versions (all when not given), or why none fits."""
+    if not versions:
+        return engines
+    wanted = [v.strip() for v in versions.split(",") if v.strip()]
+    chosen = [s for s in engines if s.fix_version in wanted]
+    missing = sorted(set(wanted) - {s.fix_version for s in chosen})
+    if missing or not chosen:
+        have = ", ".join(sorted({s.fix_version for s in engines}))
+        return f"--versions {','.join(missing) or versions}: the config has no drop-copy " \
+               f"session of that version (it has {have})"
+    return chosen
+
+
+def _settings(host: str, port: int | None, state: Path,
+              sessions: list[SimSession]) -> fix.SessionSettings:
+    """Initiator settings for `sessions`, each to its own acceptor port unless `port`."""
+    text = "\n".join(initiator_settings_text(host, port or s.port, state,
+                                             [(s.begin_string, s.counterparty, s.acceptor)],
+                                             default=(i == 0))
+                     for i, s in enumerate(sessions))
+    settings = fix.SessionSettings()
+    settings.setFromString(text)
+    return settings
 
 
 def _stream(engine: Initiator, sessions: list[str], fills: Iterator[Fill], rate: float) -> int:
