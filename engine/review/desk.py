@@ -99,7 +99,7 @@ class ReviewDesk:
         if not members:
             return
         cases = [self.store.get(i) for i in members]
-        symbols = len({c.symbol for c in found if c.case_id in members or c.case_id == event})
+        symbols = len({x.symbol for x in found if x.case_id in members or x.case_id == event})
         detail = (f"multi-stock event forming: {symbols} securities within "
                   f"{window // grouping.NS} s")
         if event is None:
