@@ -102,13 +102,14 @@ class ReviewDesk:
         symbols = len({x.symbol for x in found if x.case_id in members or x.case_id == event})
         detail = (f"multi-stock event forming: {symbols} securities within "
                   f"{window // grouping.NS} s")
-        if event is None:
+        opened = event is None
+        if opened:
             event = self.store.create("event", SURVEILLANCE, now,
                                       min(x["deadline_at"] for x in cases), SURVEILLANCE,
                                       detail, [])
-            self.metrics.opened.labels("event", SURVEILLANCE).inc()
         self._merge(cases, event, now, SURVEILLANCE, detail)
-        self.log.warning("case_event_forming", case=event, merged=members, securities=symbols)
+        if opened:
+            self._opened(event, "event", self.store.executions(event), merged=members)
 
     def _candidates(self) -> list[grouping.Candidate]:
         return grouping.candidates(self.store.active_surveillance_executions())
@@ -396,11 +397,14 @@ class ReviewDesk:
 
     # Internals, under the lock.
 
-    def _opened(self, case_id: int, kind: str, executions: list[Execution]) -> None:
+    def _opened(self, case_id: int, kind: str, executions: list[Execution],
+                merged: list[int] | None = None) -> None:
+        """Count and log a case surveillance opened (`merged`: the cases it gathered)."""
         self.metrics.opened.labels(kind, SURVEILLANCE).inc()
         self.log.warning("case_opened", case=case_id, kind=kind,
                          symbols=sorted({e.symbol for e in executions}),
-                         exec_ids=[e.exec_id for e in executions])
+                         exec_ids=[e.exec_id for e in executions],
+                         **({"merged": merged} if merged else {}))
 
     def _refuse(self, firm: str, why: str, status: int, message: str) -> dict:
         self.metrics.requests.labels(f"refused_{why}").inc()
