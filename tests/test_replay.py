@@ -5,6 +5,7 @@ import io
 import json
 import subprocess
 import sys
+from importlib import resources
 from pathlib import Path
 
 import jsonschema
@@ -49,10 +50,22 @@ def test_a_sweep_is_judged_against_the_price_before_its_first_print(tmp_path, re
     assert "erroneous 6" in summary and "stands 6" in summary
 
 
-def test_without_aggressor_flags_each_match_is_its_own_series(tmp_path, replay):
+def test_without_aggressor_flags_one_order_at_one_time_is_one_series(tmp_path, replay):
     inst = write_instruments(tmp_path / "i.csv", [("LEVX", "2", "100.00")])
     records, _ = replay(write_log(tmp_path / "a.log", sweep_messages(aggressor=None)),
                         instruments=inst)
+    assert [r["reference_price"] for r in records] == ["100.00"] * 6
+    assert [r["verdict"] for r in records] == ["stands"] * 3 + ["erroneous"] * 3
+
+
+def test_without_inference_each_match_is_its_own_series(tmp_path, replay):
+    inst = write_instruments(tmp_path / "i.csv", [("LEVX", "2", "100.00")])
+    rulebook = json.loads(resources.files("engine.rules").joinpath(
+        "default_rulebook.json").read_text())
+    rulebook["series_inference"] = "none"
+    (tmp_path / "rules.json").write_text(json.dumps(rulebook))
+    records, _ = replay(write_log(tmp_path / "a.log", sweep_messages(aggressor=None)),
+                        "--rulebook", tmp_path / "rules.json", instruments=inst)
     refs = [r["reference_price"] for r in records]
     assert refs == ["100.00", "98.00", "96.00", "94.01", "94.00", "90.00"]
     assert [r["verdict"] for r in records] == ["stands"] * 6  # each step < 6% from the last
@@ -178,7 +191,7 @@ def _amend(kind: str, ref_exec: str, price: str | None = None, begin: str = "FIX
 def test_venue_bust_removes_the_trade_from_the_reference_history(tmp_path, replay, begin):
     inst = write_instruments(tmp_path / "i.csv", [("XYZ", "1", "100.00")])
     messages = [trade("E1", "XYZ", "102.00", begin=begin), _amend("bust", "E1", begin=begin),
-                trade("E2", "XYZ", "104.50", begin=begin)]
+                trade("E2", "XYZ", "104.50", begin=begin, time="20260115-15:00:01.000")]
     records, summary = replay(write_log(tmp_path / "a.log", messages), instruments=inst)
     e2 = by_exec(records)["E2"]
     assert (e2["reference_price"], e2["reference_source"]) == ("100.00", "prev_close")
@@ -189,7 +202,7 @@ def test_venue_bust_removes_the_trade_from_the_reference_history(tmp_path, repla
 def test_venue_correction_reprices_the_trade_in_the_history(tmp_path, replay):
     inst = write_instruments(tmp_path / "i.csv", [("XYZ", "1", "100.00")])
     messages = [trade("E1", "XYZ", "102.00"), _amend("correct", "E1", "101.00"),
-                trade("E2", "XYZ", "103.50")]
+                trade("E2", "XYZ", "103.50", time="20260115-15:00:01.000")]
     records, summary = replay(write_log(tmp_path / "a.log", messages), instruments=inst)
     e2 = by_exec(records)["E2"]
     assert (e2["reference_price"], e2["verdict"]) == ("101.00", "stands")

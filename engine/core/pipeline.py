@@ -8,11 +8,14 @@ When the window closes (a later fill is past it, or the caller flushes), the dis
 symbols among its candidates give the event size; in an event every candidate is judged
 again by the event row, and a candidate it clears becomes a last sale after all.
 
-Series (DESIGN.md): executions of one aggressing order (same OrderID with 1057=Y) and the
-passive sides joined to them by TrdMatchID (880). Both sides of a match share one series,
-so they always get the same verdict; the aggressor's side is expected first (a passive
-side that comes first starts a series of its own match). Without 1057 each match is its
-own series, and an execution with neither 880 nor 1057 is a series by itself.
+Series and their reference: engine.core.series and engine.core.book. With the rulebook's
+series_inference on, a new series is judged against the last sale before its
+TransactTime, so every execution of one matching event gets the same reference whatever
+order its drop copies come in; with it off, against the last sale received.
+
+The multi-stock window holds only candidates within its length of each other by
+TransactTime, in either direction: it keeps its earliest and latest times, and a
+candidate outside [latest - window, earliest + window] closes it and opens a new one.
 """
 
 from __future__ import annotations
@@ -21,13 +24,18 @@ import numpy as np
 
 from engine import codes
 from engine.core.band import breaks_band, threshold_ppm
-from engine.core.tables import (BUCKET, GEN_CURRENT, GEN_VALUE, gen_find, gen_insert, probe,
-                                 seen_or_add)
+# N_SYM_COLS, N_KEY_COLS and the seeding kernels are the core state's (re-exported).
+from engine.core.book import (C_SYMBOLS, N_SYM_COLS, S_LAST, S_LEVERAGE, S_MARK,  # noqa: F401
+                              S_SRC, record_sale, sale_before, seed_symbol, seed_symbols,
+                              symbol_slot, venue_amend)
+from engine.core.series import (K_EXEC, K_FIND, K_OWN, K_SYM, N_KEY_COLS,  # noqa: F401
+                                series_keys, series_reference)
+from engine.core.tables import BUCKET, GEN_CURRENT, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
 from engine.jit import cached, kernel, prefetch, prefetch_write
 from engine.rules.clock import session_of
-from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE
+from engine.rules.rulebook import FLAG_EVENT_WINDOW_NS, FLAG_INCLUSIVE, FLAG_SERIES_INFERENCE
 
 # Columns of an output (decision) row.
 O_LINE = 0
@@ -60,29 +68,10 @@ O_SYM_KEY = 33
 O_KEY = 35
 N_OUT_COLS = 37
 
-# Columns of the symbol table; the last RING entries hold recent last sales
-# (price, ExecID key h1, h2, sequence) so a venue bust or correction can undo one.
-S_LAST = 0
-S_SRC = 1
-S_LEVERAGE = 2
-S_PREV_CLOSE = 3
-S_MARK = 4
-S_LAST_SEQ = 5
-S_RING_N = 6
-S_RING = 7
-RING = 8
-RING_WIDTH = 4
-N_SYM_COLS = S_RING + RING * RING_WIDTH
-
-# Series values (columns of a series slot): reference price and its source. A match's
-# values are the key of its series.
-V_REF = GEN_VALUE
-V_SRC = GEN_VALUE + 1
-
 # Counters shared across calls.
-C_SYMBOLS = 0
+# (0 is engine.core.book's C_SYMBOLS)
 C_WINDOW_OPEN = 1
-C_WINDOW_START = 2
+C_WINDOW_START = 2  # the open window's earliest candidate time
 C_PENDING = 3
 C_STAMP = 4
 C_DUPLICATES = 5
@@ -91,8 +80,9 @@ C_VENUE_CORRECTIONS = 7
 C_EVENTS = 8
 C_UNKNOWN_REFS = 9
 C_TRADES = 10
-C_LEGACY_FILLS = 11  # 150=1/2 on FIX.4.3+ not judged (decoder.LEGACY_FILLS unset)
-N_COUNTERS = 12
+C_WINDOW_END = 11  # its latest candidate time
+C_LEGACY_FILLS = 12  # 150=1/2 on FIX.4.3+ not judged (decoder.LEGACY_FILLS unset)
+N_COUNTERS = 13
 
 # Why `process` stopped before the end of its units.
 STATUS_DONE = 0
@@ -110,109 +100,8 @@ CUR_LINE = 6  # the line number at CUR_POS (decoder.decode_next's `line`)
 CUR_FLAGS = 7  # decoder flags (decoder.NUMBER_UNITS, decoder.LEGACY_FILLS)
 N_CURSOR = 8
 
-# Units judged per batch, and the columns of their identifiers' 128-bit keys.
+# Units judged per batch (their identifiers' keys: engine.core.series K_* columns).
 BATCH = 16
-K_SYM = 0
-K_EXEC = 2
-K_MATCH = 4
-K_ORDER = 6
-N_KEY_COLS = 8
-
-_MATCH_NAMESPACE = 0x5A5A5A5A5A5A5A5A  # keeps TrdMatchID keys apart from OrderID keys
-
-
-@kernel
-def symbol_slot(sym_keys, sym, counters, h1, h2):
-    """Slot of the symbol, inserting it (leverage 1, no close) when new."""
-    slot, found = probe(sym_keys, h1, h2)
-    if not found:
-        sym_keys[slot, 0] = h1
-        sym_keys[slot, 1] = h2
-        sym[slot, :] = 0
-        sym[slot, S_LEVERAGE] = 100
-        counters[C_SYMBOLS] += 1
-    return slot
-
-
-@kernel
-def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
-    """Load one instrument: its leverage, and its previous close as the first reference."""
-    slot = symbol_slot(sym_keys, sym, counters, h1, h2)
-    sym[slot, S_LEVERAGE] = leverage
-    sym[slot, S_PREV_CLOSE] = prev_close
-    if sym[slot, S_RING_N] == 0:
-        sym[slot, S_LAST] = prev_close
-        sym[slot, S_SRC] = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
-
-
-@kernel
-def seed_symbols(names, ends, leverages, prev_closes, sym_keys, sym, counters):
-    """seed_symbol of each instrument: names[ends[i - 1]:ends[i]] is the i-th symbol (the
-    first starts at 0). The caller makes room for them all."""
-    start = 0
-    for i in range(ends.shape[0]):
-        h1, h2 = hash_spans(names, start, ends[i], 0, 0)
-        seed_symbol(sym_keys, sym, counters, h1, h2, leverages[i], prev_closes[i])
-        start = ends[i]
-
-
-@kernel
-def _record_sale(sym, s, price, h1, h2, seq):
-    """A print that stands: remember it, and make it the last sale unless a later one is."""
-    n = sym[s, S_RING_N]
-    if n < RING:
-        k = n
-        sym[s, S_RING_N] = n + 1
-    else:  # replace the oldest
-        k = 0
-        for j in range(1, RING):
-            if sym[s, S_RING + j * RING_WIDTH + 3] < sym[s, S_RING + k * RING_WIDTH + 3]:
-                k = j
-    base = S_RING + k * RING_WIDTH
-    sym[s, base] = price
-    sym[s, base + 1] = h1
-    sym[s, base + 2] = h2
-    sym[s, base + 3] = seq
-    if seq >= sym[s, S_LAST_SEQ]:
-        sym[s, S_LAST] = price
-        sym[s, S_SRC] = codes.REF_LAST_SALE
-        sym[s, S_LAST_SEQ] = seq
-
-
-@kernel
-def _recompute_last(sym, s):
-    """After a venue bust or correction: the newest remaining sale, else the close."""
-    best = -1
-    for j in range(sym[s, S_RING_N]):
-        if best < 0 or sym[s, S_RING + j * RING_WIDTH + 3] > sym[s, S_RING + best * RING_WIDTH + 3]:
-            best = j
-    if best >= 0:
-        sym[s, S_LAST] = sym[s, S_RING + best * RING_WIDTH]
-        sym[s, S_SRC] = codes.REF_LAST_SALE
-        sym[s, S_LAST_SEQ] = sym[s, S_RING + best * RING_WIDTH + 3]
-    else:
-        sym[s, S_LAST] = sym[s, S_PREV_CLOSE]
-        sym[s, S_SRC] = codes.REF_PREV_CLOSE if sym[s, S_PREV_CLOSE] > 0 else codes.REF_NONE
-        sym[s, S_LAST_SEQ] = 0
-
-
-@kernel
-def _venue_amend(sym, s, h1, h2, new_price):
-    """Remove (new_price 0) or re-price the sale with ExecID key (h1, h2); False if unknown."""
-    n = sym[s, S_RING_N]
-    for j in range(n):
-        base = S_RING + j * RING_WIDTH
-        if sym[s, base + 1] == h1 and sym[s, base + 2] == h2:
-            if new_price > 0:
-                sym[s, base] = new_price
-            else:
-                last = S_RING + (n - 1) * RING_WIDTH
-                for c in range(RING_WIDTH):
-                    sym[s, base + c] = sym[s, last + c]
-                sym[s, S_RING_N] = n - 1
-            _recompute_last(sym, s)
-            return True
-    return False
 
 
 @kernel
@@ -275,7 +164,8 @@ def close_window(state, rulebook, out, n_out):
             if not breaks_band(row[O_PRICE], row[O_REF], ppm, flags[FLAG_INCLUSIVE] != 0):
                 row[O_VERDICT] = codes.STANDS
                 s, _ = probe(sym_keys, row[O_SYM_KEY], row[O_SYM_KEY + 1])
-                _record_sale(sym, s, row[O_PRICE], row[O_KEY], row[O_KEY + 1], row[O_LINE])
+                record_sale(sym, s, row[O_PRICE], row[O_KEY], row[O_KEY + 1], row[O_LINE],
+                            row[O_TIME_NS])
         _copy_row(out[n_out], row)
         n_out += 1
     counters[C_PENDING] = 0
@@ -311,7 +201,7 @@ def _keep_rows(out, first, n_out, keep, dropped):
 
 
 @kernel
-def _hash_ahead(buf, units, first, end, keys, state):
+def _hash_ahead(buf, units, first, end, keys, state, inference):
     """Hash the identifiers of units[first:end] into keys[0:end - first] (K_* columns) and
     prefetch the table slots their look-ups start at, so the cache misses of a batch
     overlap instead of stalling one unit at a time. Only the first line of each: more
@@ -337,18 +227,11 @@ def _hash_ahead(buf, units, first, end, keys, state):
         if kind != codes.UNIT_TRADE:
             continue
         prefetch(exec_ids, (key[K_EXEC + 1] & (exec_ids.shape[0] - 1)) * BUCKET * 2)
-        key[K_MATCH] = 0
-        key[K_ORDER] = 0
-        if unit[d.U_MATCH + 1] > 0:
-            off = unit[d.U_MATCH]
-            key[K_MATCH], key[K_MATCH + 1] = hash_spans(buf, off, off + unit[d.U_MATCH + 1],
-                                                        sym_off, sym_end)
-            _prefetch_generations(matches, mat_meta, key[K_MATCH + 1])
-        if unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
-            off = unit[d.U_ORDER]
-            key[K_ORDER], key[K_ORDER + 1] = hash_spans(buf, off, off + unit[d.U_ORDER + 1],
-                                                        sym_off, sym_end)
-            _prefetch_generations(series, ser_meta, key[K_ORDER + 1])
+        series_keys(buf, unit, key, inference)
+        if key[K_FIND] != 0:
+            _prefetch_generations(matches, mat_meta, key[K_FIND + 1])
+        if key[K_OWN] != 0:
+            _prefetch_generations(series, ser_meta, key[K_OWN + 1])
 
 
 @kernel
@@ -434,17 +317,19 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
     flags = rulebook[0]
     inclusive = flags[FLAG_INCLUSIVE] != 0
     window_ns = flags[FLAG_EVENT_WINDOW_NS]
+    inference = flags[FLAG_SERIES_INFERENCE] != 0
     has_events = rulebook[4].shape[0] > 0
     hours = clock[1]
     change_at = clock[2]
     offsets = clock[3]
 
     ahead = first  # keys[j] belongs to units[ahead + j]
-    _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
+    _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state, inference)
     for i in range(first, n_units):
         if i == ahead + BATCH:
             ahead = i
-            _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state)
+            _hash_ahead(buf, units, ahead, min(ahead + BATCH, n_units), keys, state,
+                        inference)
         unit = units[i]
         key = keys[i - ahead]
         kind = unit[d.U_KIND]
@@ -477,10 +362,10 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         if kind != codes.UNIT_TRADE:  # a venue bust or correction of an earlier trade
             if kind == codes.UNIT_VENUE_BUST:
                 counters[C_VENUE_BUSTS] += 1
-                known = _venue_amend(sym, s, eh1, eh2, 0)
+                known = venue_amend(sym, s, eh1, eh2, 0)
             else:
                 counters[C_VENUE_CORRECTIONS] += 1
-                known = _venue_amend(sym, s, eh1, eh2, unit[d.U_PRICE])
+                known = venue_amend(sym, s, eh1, eh2, unit[d.U_PRICE])
             if not known:
                 counters[C_UNKNOWN_REFS] += 1
             continue
@@ -497,42 +382,15 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         counters[C_TRADES] += 1
 
         # Which series, hence which reference price.
-        has_match = unit[d.U_MATCH + 1] > 0
-        mh1 = key[K_MATCH]
-        mh2 = key[K_MATCH + 1]
-        series_h1 = 0
-        series_h2 = 0
-        match_slot = -1
-        if has_match:
-            match_slot = gen_find(matches, mat_meta, mh1, mh2)
-            if match_slot >= 0:
-                cur = mat_meta[GEN_CURRENT]
-                series_h1 = matches[cur, match_slot, GEN_VALUE]
-                series_h2 = matches[cur, match_slot, GEN_VALUE + 1]
-        if series_h1 == 0 and unit[d.U_AGGRESSOR] == 1 and unit[d.U_ORDER + 1] > 0:
-            series_h1 = key[K_ORDER]
-            series_h2 = key[K_ORDER + 1]
-        elif series_h1 == 0 and has_match:
-            series_h1, series_h2 = mh1, mh2 ^ _MATCH_NAMESPACE
-        if has_match and match_slot < 0:
-            slot = gen_insert(matches, mat_meta, mh1, mh2)
-            cur = mat_meta[GEN_CURRENT]
-            matches[cur, slot, GEN_VALUE] = series_h1
-            matches[cur, slot, GEN_VALUE + 1] = series_h2
-
-        ref = sym[s, S_LAST]
-        ref_src = sym[s, S_SRC]
-        if series_h1 != 0:
-            slot = gen_find(series, ser_meta, series_h1, series_h2)
-            if slot < 0:
-                slot = gen_insert(series, ser_meta, series_h1, series_h2)
-                cur = ser_meta[GEN_CURRENT]
-                series[cur, slot, V_REF] = ref
-                series[cur, slot, V_SRC] = ref_src
-            else:
-                cur = ser_meta[GEN_CURRENT]
-                ref = series[cur, slot, V_REF]
-                ref_src = series[cur, slot, V_SRC]
+        new_ref = sym[s, S_LAST]
+        new_src = sym[s, S_SRC]
+        if inference:
+            before, before_src = sale_before(sym, s, t)
+            if before_src != codes.REF_NONE:  # else the first print (below) is the reference
+                new_ref = before
+                new_src = before_src
+        ref, ref_src = series_reference(series, ser_meta, matches, mat_meta, key, new_ref,
+                                        new_src)
 
         v = _venue_of(buf, unit, clock)
         session = session_of(t, change_at[v], offsets[v], hours[v, 0], hours[v, 1])
@@ -546,11 +404,15 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
             ppm, rule = threshold_ppm(ref, session, leverage, 0, rulebook)
             verdict = codes.ERRONEOUS if breaks_band(price, ref, ppm, inclusive) else codes.STANDS
         if verdict != codes.ERRONEOUS:
-            _record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE])
+            record_sale(sym, s, price, eh1, eh2, unit[d.U_LINE], t)
         candidate = verdict == codes.ERRONEOUS and has_events
         if not (candidate or keep[verdict]):
             dropped[verdict] += 1  # the row would be dropped: do not make it
             continue
+        if candidate and counters[C_WINDOW_OPEN] != 0 and \
+                t < counters[C_WINDOW_END] - window_ns:  # before the window: a new one
+            closed = close_window(state, rulebook, out, n_out)
+            n_out = _keep_rows(out, n_out, closed, keep, dropped)
 
         row = out[n_out]
         _fill_row(row, unit, chunk_id)
@@ -575,4 +437,8 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         if counters[C_WINDOW_OPEN] == 0:
             counters[C_WINDOW_OPEN] = 1
             counters[C_WINDOW_START] = t
+            counters[C_WINDOW_END] = t
+        else:
+            counters[C_WINDOW_START] = min(counters[C_WINDOW_START], t)
+            counters[C_WINDOW_END] = max(counters[C_WINDOW_END], t)
     return n_units, n_out, STATUS_DONE

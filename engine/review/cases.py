@@ -61,6 +61,11 @@ CREATE TABLE IF NOT EXISTS case_executions (
     PRIMARY KEY (case_id, fill_seq)
 );
 CREATE INDEX IF NOT EXISTS case_executions_fill ON case_executions(fill_seq);
+CREATE TABLE IF NOT EXISTS case_keys (      -- what joins an execution to others of its series
+    fill_seq INTEGER NOT NULL,
+    key TEXT NOT NULL,                -- e.g. 'time XYZ 2026-01-15T15:00:00.000Z'
+    PRIMARY KEY (key, fill_seq)
+);
 CREATE INDEX IF NOT EXISTS case_executions_firm ON case_executions(firm);
 CREATE TABLE IF NOT EXISTS case_steps (
     id INTEGER PRIMARY KEY,
@@ -179,12 +184,28 @@ class CaseStore:
         return self._rows("SELECT at, kind, firm, session, status, detail FROM case_notices "
                           "WHERE case_id = ? ORDER BY rowid", case_id)
 
-    def active_case_of_trade(self, symbol: str, trade_id: str) -> int | None:
+    def add_keys(self, fill_seq: int, keys: list[str]) -> None:
+        self.db.executemany("INSERT OR IGNORE INTO case_keys VALUES (?, ?)",
+                            [(fill_seq, key) for key in keys])
+
+    def active_case_with_key(self, keys: list[str]) -> int | None:
+        """The newest active case holding an execution with one of these keys."""
         row = self.db.execute(
-            "SELECT c.id FROM cases c JOIN case_executions e ON e.case_id = c.id "
-            f"WHERE e.symbol = ? AND e.trade_id = ? AND c.state IN ({_marks(ACTIVE)}) "
-            "ORDER BY c.id DESC LIMIT 1", (symbol, trade_id, *ACTIVE)).fetchone()
+            "SELECT c.id FROM case_keys k JOIN case_executions e ON e.fill_seq = k.fill_seq "
+            f"JOIN cases c ON c.id = e.case_id WHERE k.key IN ({_marks(tuple(keys))}) "
+            f"AND c.state IN ({_marks(ACTIVE)}) ORDER BY c.id DESC LIMIT 1",
+            (*keys, *ACTIVE)).fetchone()
         return row[0] if row else None
+
+    def active_surveillance_executions(self) -> list[tuple[int, str, str, str]]:
+        """(case id, case kind, symbol, transact_time) of every execution in an active
+        case that surveillance opened."""
+        return self.db.execute(
+            "SELECT c.id, c.kind, e.symbol, json_extract(d.record, '$.transact_time') "
+            "FROM cases c JOIN case_executions e ON e.case_id = c.id "
+            "JOIN decisions d ON d.fill_seq = e.fill_seq "
+            f"WHERE c.origin = 'surveillance' AND c.state IN ({_marks(ACTIVE)})",
+            ACTIVE).fetchall()
 
     def case_of_fill(self, fill_seq: int) -> int | None:
         row = self.db.execute(

@@ -18,7 +18,7 @@ from engine.fix.busts import executing_firms
 from engine.live.engine import LiveEngine
 from engine.live.notifier import FAILED
 from engine.review import cases as c
-from engine.review import views
+from engine.review import grouping, views
 from engine.review.cases import CaseError, CaseStore, Execution
 from engine.review.metrics import ReviewMetrics
 from engine.review.notices import appeal_lines, build_notice, determination_lines, iso_utc
@@ -45,37 +45,94 @@ class ReviewDesk:
     def open_cases(self, flagged: list[tuple[int, str, bytes, dict]]) -> None:
         """Called by the live engine inside its journal transaction, under its lock.
 
-        Executions decided by a multi-stock event row form one event case; the others join
-        the active case of their match (both sides of a trade are one case) or open one.
+        Each execution joins the active case of its series (engine.review.grouping: both
+        sides of a match, a sweep by one order), else the event case whose window it fits,
+        else opens one. Then cases whose candidates form a multi-stock event gather into
+        one event case, whatever the settle window.
         """
         now = time.time()
-        events = [f for f in flagged if f[3]["event_size"] > 0]
-        if events:
-            executions = [_execution(seq, raw, record) for seq, _, raw, record in events]
-            size = events[0][3]["event_size"]
-            case_id = self.store.create("event", SURVEILLANCE, now,
-                                        now + self.config.determination_seconds, SURVEILLANCE,
-                                        f"multi-stock event of {size} securities",
-                                        executions)
-            self._opened(case_id, "event", executions)
         for seq, _, raw, record in flagged:
-            if record["event_size"] > 0:
-                continue
             execution = _execution(seq, raw, record)
-            case_id = self.store.active_case_of_trade(execution.symbol, execution.trade_id) \
-                if execution.trade_id else None
+            keys = grouping.series_keys(record, raw)
+            at = grouping.nanoseconds(record["transact_time"])
+            case_id = self.store.active_case_with_key(keys)
+            if case_id is None and self.engine.core.rulebook.event_rows:
+                case_id = grouping.fitting_event(self._candidates(), at, self._window())
+            self.store.add_keys(seq, keys)
             if case_id is not None:
                 self.store.add_executions(case_id, [execution])
-                self.store.step(case_id, now, SURVEILLANCE, "execution_added", c.OPEN,
+                self.store.step(case_id, now, SURVEILLANCE, "execution_added",
+                                self.store.get(case_id)["state"],
                                 f"{execution.exec_id} {record['deviation_pct']}% from "
                                 f"{record['reference_price']}")
-                continue
-            case_id = self.store.create(
-                "trade", SURVEILLANCE, now, now + self.config.determination_seconds,
-                SURVEILLANCE, f"{record['symbol']} {record['price']} is "
-                f"{record['deviation_pct']}% from {record['reference_price']} "
-                f"(band {record['threshold_pct']}%, rule {record['rule']})", [execution])
-            self._opened(case_id, "trade", [execution])
+            else:
+                case_id = self._open(execution, record, now)
+            self._gather(case_id, at, now)
+
+    def _open(self, execution: Execution, record: dict, now: float) -> int:
+        if record["event_size"] > 0:
+            kind = "event"
+            detail = f"multi-stock event of {record['event_size']} securities"
+        else:
+            kind = "trade"
+            detail = (f"{record['symbol']} {record['price']} is {record['deviation_pct']}% "
+                      f"from {record['reference_price']} (band {record['threshold_pct']}%, "
+                      f"rule {record['rule']})")
+        case_id = self.store.create(kind, SURVEILLANCE, now,
+                                    now + self.config.determination_seconds, SURVEILLANCE,
+                                    detail, [execution])
+        self._opened(case_id, kind, [execution])
+        return case_id
+
+    def _gather(self, case_id: int, at: int, now: float) -> None:
+        """A trade case whose candidate at `at` joins an event forming within the window:
+        into that event's case, or, with the cases it forms one with, into a new one."""
+        rows = self.engine.core.rulebook.event_rows
+        case = self.store.get(case_id)
+        if not rows or case["kind"] != "trade" or case["origin"] != SURVEILLANCE:
+            return
+        found = self._candidates()
+        window = self._window()
+        event = grouping.fitting_event(found, at, window)
+        members = [case_id] if event is not None else \
+            grouping.forming_event(found, at, window, rows[0].min_securities)
+        if not members:
+            return
+        cases = [self.store.get(i) for i in members]
+        symbols = len({x.symbol for x in found if x.case_id in members or x.case_id == event})
+        detail = (f"multi-stock event forming: {symbols} securities within "
+                  f"{window // grouping.NS} s")
+        opened = event is None
+        if opened:
+            event = self.store.create("event", SURVEILLANCE, now,
+                                      min(x["deadline_at"] for x in cases), SURVEILLANCE,
+                                      detail, [])
+        self._merge(cases, event, now, SURVEILLANCE, detail)
+        if opened:
+            self._opened(event, "event", self.store.executions(event), merged=members)
+
+    def _candidates(self) -> list[grouping.Candidate]:
+        return grouping.candidates(self.store.active_surveillance_executions())
+
+    def _window(self) -> int:
+        """The rulebook's multi-stock window, in nanoseconds."""
+        return self.engine.core.rulebook.event_window_seconds * grouping.NS
+
+    def _merge(self, cases: list[dict], event: int, now: float, actor: str,
+               reason: str) -> None:
+        """Move the cases' executions into the event case, whose deadline becomes the
+        earliest of theirs (in the caller's transaction)."""
+        deadline = min([self.store.get(event)["deadline_at"]] +
+                       [x["deadline_at"] for x in cases])
+        self.store.update(event, deadline_at=deadline)
+        for case in cases:
+            self.store.move_executions(case["id"], event)
+            self.store.update(case["id"], state=c.MERGED, merged_into=event,
+                              deadline_at=None, deadline_kind=None)
+            self.store.step(case["id"], now, actor, "merged", c.MERGED,
+                            f"into event case {event}: {reason}")
+            self.store.step(event, now, actor, "case_merged", self.store.get(event)["state"],
+                            f"case {case['id']}: {reason}")
 
     def file_request(self, firm: str, exec_id: str, reason: str, routed: bool) -> dict:
         """A firm's request for review of one of its executions (within the window)."""
@@ -231,12 +288,7 @@ class ReviewDesk:
                                           min(x["deadline_at"] for x in cases), actor,
                                           f"declared from cases {sorted(set(case_ids))}: "
                                           f"{reason}", [])
-                for case in cases:
-                    self.store.move_executions(case["id"], event)
-                    self.store.update(case["id"], state=c.MERGED, merged_into=event,
-                                      deadline_at=None, deadline_kind=None)
-                    self.store.step(case["id"], now, actor, "merged", c.MERGED,
-                                    f"into event case {event}: {reason}")
+                self._merge(cases, event, now, actor, reason)
                 self.engine.journal.commit()
             except BaseException:
                 self.engine.journal.rollback()
@@ -345,11 +397,14 @@ class ReviewDesk:
 
     # Internals, under the lock.
 
-    def _opened(self, case_id: int, kind: str, executions: list[Execution]) -> None:
+    def _opened(self, case_id: int, kind: str, executions: list[Execution],
+                merged: list[int] | None = None) -> None:
+        """Count and log a case surveillance opened (`merged`: the cases it gathered)."""
         self.metrics.opened.labels(kind, SURVEILLANCE).inc()
         self.log.warning("case_opened", case=case_id, kind=kind,
                          symbols=sorted({e.symbol for e in executions}),
-                         exec_ids=[e.exec_id for e in executions])
+                         exec_ids=[e.exec_id for e in executions],
+                         **({"merged": merged} if merged else {}))
 
     def _refuse(self, firm: str, why: str, status: int, message: str) -> dict:
         self.metrics.requests.labels(f"refused_{why}").inc()

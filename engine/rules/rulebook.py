@@ -27,6 +27,12 @@ FLAG_INCLUSIVE = 0
 FLAG_ABS_LEVERAGE = 1
 FLAG_EVENT_LEVERAGE = 2
 FLAG_EVENT_WINDOW_NS = 3
+FLAG_SERIES_INFERENCE = 4
+
+# What the kernel infers when a venue sends neither AggressorIndicator (1057) nor
+# LastLiquidityInd (851) nor TrdMatchID (880): see the "series_inference" setting.
+SERIES_INFERENCE = ("order-side-time", "none")
+DEFAULT_SERIES_INFERENCE = "order-side-time"
 
 
 @dataclass(frozen=True)
@@ -61,6 +67,7 @@ class Rulebook:
     event_rows: tuple[EventRow, ...]
     event_apply_leverage: bool
     venues: tuple[Venue, ...]  # venues[0] is the default
+    series_inference: str = DEFAULT_SERIES_INFERENCE  # one of SERIES_INFERENCE
 
     def rule_codes(self) -> list[str]:
         """Short code of every row, indexed by the kernel's rule number."""
@@ -74,11 +81,12 @@ class Rulebook:
 
     def kernel_arrays(self) -> tuple[np.ndarray, ...]:
         """(flags, tier_up_to, tier_regular_bps, tier_outside_bps, event_min, event_bps)."""
-        flags = np.zeros(4, dtype=np.int64)
+        flags = np.zeros(5, dtype=np.int64)
         flags[FLAG_INCLUSIVE] = int(self.inclusive)
         flags[FLAG_ABS_LEVERAGE] = int(self.absolute_leverage)
         flags[FLAG_EVENT_LEVERAGE] = int(self.event_apply_leverage)
         flags[FLAG_EVENT_WINDOW_NS] = self.event_window_seconds * NS_PER_SECOND
+        flags[FLAG_SERIES_INFERENCE] = int(self.series_inference != "none")
         up_to = [MAX_PRICE if t.up_to is None else t.up_to for t in self.tiers]
         return (
             flags,
@@ -128,9 +136,13 @@ def parse_rulebook(data: object, source: str) -> Rulebook:
     check = _Checker(source)
     root = check.mapping(data, "(top level)")
     check.only_keys(root, "(top level)", {"name", "description", "comparison", "tiers",
-                                          "leveraged", "multi_stock", "venues"})
+                                          "leveraged", "multi_stock", "venues",
+                                          "series_inference"})
     name = check.text(root, "name", "(top level)")
     comparison = check.choice(root, "comparison", "(top level)", ("inclusive", "exclusive"))
+    inference = DEFAULT_SERIES_INFERENCE
+    if "series_inference" in root:
+        inference = check.choice(root, "series_inference", "(top level)", SERIES_INFERENCE)
 
     raw_tiers = check.listing(root, "tiers", "(top level)")
     tiers = tuple(_tier(check, raw, f"tiers[{i}]") for i, raw in enumerate(raw_tiers))
@@ -174,7 +186,8 @@ def parse_rulebook(data: object, source: str) -> Rulebook:
 
     return Rulebook(name=name, source=source, inclusive=comparison == "inclusive",
                     tiers=tiers, absolute_leverage=absolute, event_window_seconds=window,
-                    event_rows=tuple(rows), event_apply_leverage=apply_leverage, venues=venues)
+                    event_rows=tuple(rows), event_apply_leverage=apply_leverage, venues=venues,
+                    series_inference=inference)
 
 
 def _tier(check: "_Checker", raw: object, where: str) -> Tier:

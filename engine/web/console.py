@@ -111,7 +111,7 @@ def case_page(case: dict, chart: dict, analyst: str) -> str:
             + "</p>",
             _executions(case["executions"]),
             "<div class='grid'>",
-            _reference(first),
+            _reference(first, case),
             f"<section><h2>{escape(chart['symbol'] or '')} around the trade</h2>"
             f"{price_chart(chart)}</section></div>",
             _actions(case),
@@ -138,10 +138,12 @@ def _executions(executions: list[dict]) -> str:
             "</th><th>engine verdict</th></tr>" + "".join(rows) + "</table></section>")
 
 
-def _reference(r: dict) -> str:
+def _reference(r: dict, case: dict) -> str:
     if not r:
         return "<section><h2>Reference</h2><p>-</p></section>"
     event = f"{r['event_size']} securities" if r["event_size"] else "none"
+    if not r["event_size"] and case["kind"] == "event":  # gathered after each was judged
+        event = f"{len(case['symbols'])} securities in this case (each judged alone)"
     return f"""<section><h2>Reference and band</h2><table id='reference'>
 <tr><th>reference price</th><td>{escape(str(r['reference_price']))}
  ({escape(r['reference_source'])})</td></tr>
