@@ -83,12 +83,15 @@ PLACEHOLDERS = ["^A", "<SOH>", "\\u0001", " | "]
 def test_placeholder_delimiters_are_read_per_message(tmp_path, replay, mark):
     """Each line decides its own delimiter: a ^A in the Text of an SOH line is text."""
     inst = write_instruments(tmp_path / "i.csv", [("XYZ", "1", "10.00")])
-    placeholder = trade("P1", "XYZ", "10.50").replace(SOH, mark).rstrip()  # "10=123 |" ends it
+    # One second apart: prints at one TransactTime are one matching event (one reference).
+    placeholder = trade("P1", "XYZ", "10.50", time="20260115-15:00:01.000"
+                        ).replace(SOH, mark).rstrip()  # "10=123 |" ends it
     soh_with_caret_text = trade("S1", "XYZ", "10.02", extra=[(58, "press ^A <SOH> | twice")])
     log = _write(tmp_path / "a.log", "".join([
         PREFIX + soh_with_caret_text + "\n",
         PREFIX + placeholder + "\n",
-        PREFIX + trade("S2", "XYZ", "9.00").replace(SOH, "|") + "\n",
+        PREFIX + trade("S2", "XYZ", "9.00", time="20260115-15:00:02.000").replace(SOH, "|")
+        + "\n",
     ]))
     records, _ = replay(log, instruments=inst)
     got = by_exec(records)
