@@ -18,11 +18,13 @@ CONDITIONALLY_REQUIRED_FIELD_MISSING = "5"
 # Decoder reason codes (engine/codes.py REASON_NAMES) that are a required field missing.
 _MISSING = {"missing_field", "no_msgtype", "missing_exec_ref_id"}
 TEXT_LIMIT = 200
-_MSG_SEQ_NUM = re.compile(rb"\x0134=(\d+)\x01")
+# At most 18 digits: QuickFIX's own MsgSeqNum is an int; a longer one is no number to answer.
+_MSG_SEQ_NUM = re.compile(rb"\x0134=(\d{1,18})\x01")
 
 
 def msg_seq_num(raw: bytes) -> int | None:
-    """The MsgSeqNum (34) of a message as QuickFIX handed it over (header first)."""
+    """The MsgSeqNum (34) of a message as QuickFIX handed it over (header first), or None
+    when it has none that can be referred to."""
     found = _MSG_SEQ_NUM.search(raw)
     return int(found.group(1)) if found else None
 
