@@ -8,7 +8,8 @@ order of fills) into the pending batch (take_queued). (In-process callers, and f
 while the queue is closed, call on_fill, which does the same for one fill.) Then it
 commits the batch in one transaction (fills, decisions, busts as pending, each
 session's last MsgSeqNum, window closes, review cases, statuses of earlier busts), and
-only then sends that batch's busts, counts and logs. While one batch commits QuickFIX
+only then sends that batch's busts (engine/live/dispatch.py), counts and logs
+(engine/live/report.py). While one batch commits QuickFIX
 queues the next, and a small batch lingers up to LINGER_SECONDS for more (writer.py):
 an fsync and a transaction are paid per batch, not per fill. A batch that holds an
 erroneous decision does not linger: its bust is what someone waits for.
@@ -45,17 +46,16 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
-from engine.fix.busts import (bust_exec_id, bust_message, bust_text, executing_firms,
-                              unroutable_reason)
 from engine.fix.decoder import LEGACY_FILLS
 from engine.fix.intake import FillQueue
-from engine.fix.rejects import business_reject, msg_seq_num
-from engine.journal.store import BustRow, Journal
-from engine.live.notifier import FAILED, REJECTED, SENT, UNROUTABLE, Notifier
+from engine.journal.store import Journal
+from engine.live.dispatch import BustDispatch
+from engine.live.notifier import Notifier
+from engine.live.report import BatchReport
 from engine.live.sessions import DropCopySessions
 from engine.live.writer import (FULL_ENOUGH, LINGER_SECONDS, MAX_BATCH, Batch, UtcClock,
                                 WriterThread)
-from engine.obs.metrics import INTERNAL_ERROR, Metrics, observe_many
+from engine.obs.metrics import INTERNAL_ERROR, Metrics
 from engine.record_text import RecordText
 from engine.records import RecordMaker
 
@@ -65,8 +65,6 @@ _ERRONEOUS = codes.VERDICT_NAMES.index("erroneous")
 _RENDERED = np.array([code in (codes.STANDS, codes.NO_REFERENCE)
                       for code in range(len(codes.VERDICT_NAMES))], np.bool_)
 _NO_ROWS = np.empty((0, p.N_OUT_COLS), np.int64)
-VENUE = "venue"
-FIRM = "firm"
 PROBE_SECONDS = 1.0  # how often a halted engine tries the journal again
 # What a journal that cannot be written raises (disk full, read-only, I/O error, gone).
 JOURNAL_ERRORS = (sqlite3.Error, OSError)
@@ -87,13 +85,11 @@ class LiveEngine:
         self.core = new_core()
         self.journal = open_journal()
         self.metrics = metrics
-        self.firms = firms
         self.settle_seconds = settle_seconds
         self.log = log
         # Sessions whose 150=1/2 on FIX.4.3+ are judged as fills (engine config
         # [sessions."<id>"] legacy_fills); elsewhere counted and logged once per session.
         self.legacy_fill_sessions = legacy_fill_sessions
-        self._legacy_logged: set[str] = set()
         self.notifier: Notifier | None = None
         self.sessions: DropCopySessions | None = None
         self.review: CaseOpener | None = None  # set in review mode (engine.review)
@@ -108,6 +104,8 @@ class LiveEngine:
         self._records = RecordMaker(self.core.rule_codes)
         self._text = RecordText(self.core.rule_codes)
         self._clock = UtcClock()
+        self.dispatch = BustDispatch(firms, metrics, log, self._clock)  # busts out, statuses
+        self._report = BatchReport(metrics, log, self.dispatch)  # metrics and logs of a batch
         self._dropped = np.zeros(len(codes.VERDICT_NAMES), np.int64)  # stays 0: keeps all
         # Fills that decision rows may still point into: (raw, session, perf_counter at
         # arrival, for fill-to-bust latency).
@@ -115,11 +113,6 @@ class LiveEngine:
         self._next_seq = self.journal.next_seq()
         self._window_opened: float | None = None  # monotonic time the settle window opened
         self._batch = Batch()  # judged, not yet committed (under _intake)
-        # Bust statuses to record, (status, detail, at, bust_exec_id, session): written in
-        # the next transaction (under lock); a crash before that leaves the bust pending,
-        # which the start-up reconciles with QuickFIX's store.
-        self._statuses: list[tuple[str, str | None, str, str, str]] = []
-        self._statuses_since = 0.0  # monotonic time the first of them was recorded
         self._writer = WriterThread(self._intake, self._has_work, self._linger, self.flush,
                                     log)
 
@@ -148,6 +141,7 @@ class LiveEngine:
         given QuickFIX's queue of fills (its drop-copy sessions registered in the order
         of `sessions.names()`), takes the fills from it; opens the queue."""
         self.notifier = notifier
+        self.dispatch.notifier = notifier
         self.sessions = sessions
         if queue is not None:
             self._queue = queue
@@ -193,7 +187,7 @@ class LiveEngine:
         bust is already in QuickFIX's store, which delivers it, so it is not sent again.
         """
         with self.lock:
-            result = self._resend_unsent()
+            result = self.dispatch.resend_unsent(self.journal)
         self._wake_writer()  # to record their statuses
         return result
 
@@ -365,7 +359,7 @@ class LiveEngine:
 
     def _has_work(self) -> bool:
         """Under _intake (the writer's condition)."""
-        return self.halted is None and (bool(self._batch) or bool(self._statuses))
+        return self.halted is None and (bool(self._batch) or self.dispatch.has_statuses())
 
     def _linger(self) -> float:
         """Seconds the writer should still let a small batch fill up (under _intake).
@@ -381,7 +375,7 @@ class LiveEngine:
         elif batch:  # decisions of a window that closed: no fill will come to wait for
             return 0.0
         else:
-            opened = self._statuses_since
+            opened = self.dispatch.statuses_since
         return opened + LINGER_SECONDS - time.monotonic()
 
     def _wake_writer(self) -> None:
@@ -402,7 +396,7 @@ class LiveEngine:
             batch, self._batch = self._batch, Batch()
             batch.pending = self._pending()
             self._room.notify_all()
-        statuses, self._statuses = self._statuses, []
+        statuses = self.dispatch.take_statuses()
         if not batch and not statuses:
             return
         try:
@@ -410,7 +404,8 @@ class LiveEngine:
         except JOURNAL_ERRORS as exc:
             self._halt(exc, batch)
             return
-        self._after(batch, decided, busts, rendered)
+        self.dispatch.send_all(busts)  # first: they are what is waited for
+        self._report.committed(batch, decided, rendered)
 
     def _commit(self, batch: Batch, statuses: list) -> tuple[list, list, np.ndarray]:
         """One journal transaction: the batch's fills, their final decisions, their pending
@@ -478,7 +473,7 @@ class LiveEngine:
             if self.review is not None:  # review mode: a case, not a bust
                 flagged.append((line, session, raw, record))
                 continue
-            for bust in self._busts_for(line, raw, session, record):
+            for bust in self.dispatch.busts_for(line, raw, session, record):
                 if journal.add_bust(bust, now):
                     busts.append((bust, raw, record, received))
         if plain:
@@ -495,7 +490,7 @@ class LiveEngine:
         with self._intake:
             dropped = (lost.fills if lost is not None else []) + self._batch.fills
             self._batch = Batch()
-            self._statuses = []  # their busts stay pending: reconciled at the resume
+            self.dispatch.take_statuses()  # their busts stay pending: reconciled at the resume
             first = self.halted is None
             if first:
                 self.halted = (f"ceguard cannot write its journal {self.journal.path} "
@@ -543,7 +538,7 @@ class LiveEngine:
             if self._queue is not None:
                 self._queue.open(MAX_BATCH)
             self.metrics.journal_writable.set(1)
-            resent, recovered = self._resend_unsent()
+            resent, recovered = self.dispatch.resend_unsent(self.journal)
             self._wake_writer()
             self.log.warning("journal_resumed", journal=str(self.journal.path),
                              fills_rebuilt=rebuilt, busts_resent=resent,
@@ -566,109 +561,6 @@ class LiveEngine:
                           detail="expected MsgSeqNum set back to the last journaled fill's "
                                  "+ 1: QuickFIX asks for a resend of what follows")
 
-    def _busts_for(self, fill_seq: int, raw: bytes, session: str, record: dict
-                   ) -> list[BustRow]:
-        """One bust to the matching engine's session and one to each executing firm's.
-
-        A firm that cannot be found (no Parties group, no PartyRole 452=1, a PartyID not
-        in [firms]) gets an `unroutable` row saying why: logged and counted when it is
-        "sent" (_send_all), never silent."""
-        bust_id = bust_exec_id(record["exec_id"])
-        exec_id = record["exec_id"]
-        rows = [BustRow(bust_id, session, exec_id, fill_seq, VENUE, None, "pending")]
-        firms = executing_firms(raw)
-        if not firms:
-            rows.append(BustRow(bust_id, "(no executing firm)", exec_id, fill_seq, FIRM, None,
-                                UNROUTABLE, unroutable_reason(raw)))
-        for firm in firms:
-            firm_session = self.firms.get(firm)
-            if firm_session is None:
-                rows.append(BustRow(bust_id, f"(no session for firm {firm})", exec_id,
-                                    fill_seq, FIRM, firm, UNROUTABLE,
-                                    f"PartyID {firm} is not in the [firms] map of the config"))
-            else:
-                rows.append(BustRow(bust_id, firm_session, exec_id, fill_seq, FIRM, firm,
-                                    "pending"))
-        return rows
-
-    def _after(self, batch: Batch, decided: list[tuple[dict, str, bytes]], busts: list,
-               rendered: np.ndarray) -> None:
-        """Busts, answers to rejected fills, metrics and logs of a batch that is now
-        durable; `rendered` are the kernel rows of the decisions journaled without a
-        record (_decide)."""
-        self._send_all(busts)  # first: they are what is waited for
-        metrics = self.metrics
-        finished = time.perf_counter()
-        observe_many(metrics.check_latency, finished - np.array(batch.received))
-        for seq, session in batch.duplicates:
-            metrics.child(metrics.duplicates, session).inc()
-            self.log.info("duplicate_dropped", session=session, fill_seq=seq)
-        for seq, session in batch.legacy_fills:
-            metrics.child(metrics.legacy_exec_type, session).inc()
-            if session not in self._legacy_logged:
-                self._legacy_logged.add(session)
-                self.log.warning(
-                    "legacy_exec_type_not_judged", session=session, fill_seq=seq,
-                    detail="ExecType 150=1/2 on FIX.4.3+ is not a fill by the spec: such "
-                           "ExecutionReports of this session are counted "
-                           "(ceguard_legacy_exec_type_total), not judged; logged once",
-                    setting=f'[sessions."{session}"] legacy_fills = true in the engine '
-                            'config has them judged as fills')
-        for session, n in Counter([fill[2] for fill in batch.fills]).items():
-            metrics.child(metrics.fills, session).inc(n)
-        if batch.fills:
-            metrics.batch_fills.observe(len(batch.fills))
-        verdicts: Counter = Counter()
-        for code, n in enumerate(np.bincount(rendered[:, p.O_VERDICT]).tolist()):
-            if n:
-                verdicts[codes.VERDICT_NAMES[code]] += n
-        event_sizes = set(rendered[rendered[:, p.O_EVENT] > 0, p.O_EVENT].tolist())
-        for record, session, raw in decided:
-            verdict = record["verdict"]
-            if verdict == "rejected":
-                self._log_rejected(record, session)
-                self._answer_rejected(record, session, raw)
-                continue
-            verdicts[verdict] += 1
-            if record["event_size"] > 0:
-                event_sizes.add(record["event_size"])
-            if verdict == "erroneous":
-                self._log_flag(record, session)
-        for verdict, n in verdicts.items():
-            metrics.child(metrics.decisions, verdict).inc(n)
-        for size in event_sizes:
-            metrics.events.inc()
-            self.log.info("multi_stock_event", securities=size)
-        metrics.pending.set(batch.pending)
-
-    def _log_rejected(self, record: dict, session: str) -> None:
-        self.metrics.rejects.labels(record["reason_code"]).inc()
-        self.log.warning("rejected", session=session, exec_id=record.get("exec_id"),
-                         fill_seq=record["line"], reason=record["reason"])
-
-    def _answer_rejected(self, record: dict, session: str, raw: bytes) -> None:
-        """A BusinessMessageReject to the sender of a fill that could not be judged (its
-        record is journaled). QuickFIX's toApp counts and logs it (SessionEvents)."""
-        ref_seq_num = msg_seq_num(raw)
-        if self.notifier is None or ref_seq_num is None:
-            return
-        try:
-            result, detail = self.notifier.send(session, business_reject(record, ref_seq_num))
-        except Exception as exc:  # a bug or a QuickFIX error: this answer, not the batch
-            result, detail = FAILED, f"{type(exc).__name__}: {exc}"
-        if result == FAILED:
-            self.log.error("business_reject_failed", session=session,
-                           exec_id=record.get("exec_id"), ref_seq_num=ref_seq_num,
-                           detail=detail)
-
-    def _log_flag(self, record: dict, session: str) -> None:
-        self.log.warning("flag", session=session, symbol=record["symbol"],
-                         exec_id=record["exec_id"], fill_seq=record["line"],
-                         price=record["price"], reference_price=record["reference_price"],
-                         deviation_pct=record["deviation_pct"],
-                         threshold_pct=record["threshold_pct"], rule=record["rule"],
-                         event_size=record["event_size"])
-
     # Review mode: busts of a determination (engine.review), called under the lock.
 
     def bust_determined(self, fill_seqs: list[int]) -> int:
@@ -683,74 +575,24 @@ class LiveEngine:
             for seq in fill_seqs:
                 session, raw = self.journal.fill(seq)
                 record = self.journal.decision(seq)
-                for bust in self._busts_for(seq, raw, session, record):
+                for bust in self.dispatch.busts_for(seq, raw, session, record):
                     if self.journal.add_bust(bust, now):
                         busts.append((bust, raw, record, None))
             self.journal.commit()
         except BaseException:
             self.journal.rollback()
             raise
-        self._send_all(busts)
+        self.dispatch.send_all(busts)
         self._wake_writer()  # to record their statuses
         return len(busts)
-
-    def _resend_unsent(self) -> tuple[int, int]:
-        recovered = 0
-        resend = []
-        stored: dict[str, set[str]] = {}
-        for bust in self.journal.unsent_busts():
-            record = self.journal.decision(bust.fill_seq)
-            if bust.session not in stored:
-                stored[bust.session] = self.notifier.stored_exec_ids(bust.session)
-            if bust.bust_exec_id in stored[bust.session]:
-                self._record(bust, record, SENT, "handed to QuickFIX before the stop or "
-                                                 "journal failure (found in its store); "
-                                                 "not sent again")
-                recovered += 1
-            else:
-                session, raw = self.journal.fill(bust.fill_seq)
-                resend.append((bust, raw, record, None))
-        self._send_all(resend)
-        return len(resend), recovered
-
-    def _send_all(self, busts: list[tuple[BustRow, bytes, dict, float | None]]) -> None:
-        """Hand (bust, busted fill's raw, its record, perf_counter at its arrival or None)
-        to QuickFIX, then record them: every bust goes out before any is logged, and a
-        fill's bust text is built once per FIX version, not once per recipient."""
-        texts: dict[tuple[str, str], str] = {}
-        results = [self._send(bust, raw, record, received, texts)
-                   for bust, raw, record, received in busts]
-        for (bust, _, record, _), (result, detail) in zip(busts, results):
-            self._record(bust, record, result, detail)
-
-    def _send(self, bust: BustRow, raw: bytes, record: dict, received: float | None,
-              texts: dict[tuple[str, str], str]) -> tuple[str, str | None]:
-        if bust.status in (FAILED, UNROUTABLE):
-            return bust.status, bust.detail
-        if self.notifier is None or not self.notifier.known(bust.session):
-            return FAILED, f"no QuickFIX session {bust.session}"
-        begin_string = self.notifier.begin_string(bust.session)
-        key = (bust.bust_exec_id, begin_string)
-        if key not in texts:
-            texts[key] = bust_text(begin_string, raw, record)
-        outcome = self.notifier.send(bust.session, bust_message(texts[key]))
-        if received is not None:  # None: a resent or reviewed bust, not live latency
-            self.metrics.bust_latency.observe(time.perf_counter() - received)
-        return outcome
 
     def bust_rejected(self, session: str, bust_exec_id: str, reason: str, detail: str
                       ) -> None:
         """A recipient refused a bust (on QuickFIX's thread): journaled `rejected` in the
         writer's next transaction, counted and logged."""
         with self.lock:
-            if not self._statuses:
-                self._statuses_since = time.monotonic()
-            self._statuses.append((REJECTED, detail, self._clock.now(), bust_exec_id,
-                                   session))
+            self.dispatch.rejected(session, bust_exec_id, reason, detail)
         self._wake_writer()
-        self.metrics.busts_rejected.labels(session, reason).inc()
-        self.log.error("bust_rejected", session=session, bust_exec_id=bust_exec_id,
-                       reason=reason, detail=detail)
 
     def journal_gap_fill(self, session: str, first: int, last: int, possibly_lost: int,
                          requested: str) -> None:
@@ -770,15 +612,3 @@ class LiveEngine:
                 except JOURNAL_ERRORS:
                     pass
                 self._halt(exc)
-
-    def _record(self, bust: BustRow, record: dict, result: str, detail: str | None) -> None:
-        """The bust's status goes into the writer's next transaction (_statuses)."""
-        if not self._statuses:
-            self._statuses_since = time.monotonic()
-        self._statuses.append((result, detail, self._clock.now(), bust.bust_exec_id,
-                               bust.session))
-        self.metrics.busts.labels(bust.recipient, result).inc()
-        log = self.log.error if result in (FAILED, UNROUTABLE) else self.log.warning
-        log("bust", session=bust.session, recipient=bust.recipient, firm=bust.firm,
-            symbol=record["symbol"], exec_id=bust.exec_id, bust_exec_id=bust.bust_exec_id,
-            result=result, detail=detail)

@@ -473,7 +473,7 @@ class ReviewDesk:
         now = time.time()
         results = []
         for firm in parties:
-            session = self.engine.firms.get(firm)
+            session = self.engine.dispatch.firms.get(firm)
             if session is None or notifier is None or not notifier.known(session):
                 results.append((firm, session or f"(no session for firm {firm})", FAILED,
                                 f"PartyID {firm} has no FIX session in [firms]"))
