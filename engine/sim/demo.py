@@ -32,6 +32,7 @@ VAR = ROOT / "var"
 # A cold numba cache (its set-up skipped, a numba upgrade) compiles for a minute or two
 # on a busy 2-core machine before serve is ready; a warm one loads in about a second.
 READY_TIMEOUT = 300.0
+SLOW_WARMING_SECONDS = 5.0
 JUDGED_TIMEOUT = 15.0  # after the simulator's last fill
 SENT = re.compile(r"^simulate: sent (\d+) drop copies")
 
@@ -92,7 +93,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _wait_ready(server: subprocess.Popen, base_url: str, log_path: Path) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
+    started = time.monotonic()
+    deadline = started + READY_TIMEOUT
     told = False
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -102,7 +104,9 @@ def _wait_ready(server: subprocess.Popen, base_url: str, log_path: Path) -> None
         ready, body = _readiness(base_url)
         if ready:
             return
-        if not told and "warming" in str(body.get("not_ready", {}).get("kernels", "")):
+        # Loading cached kernels takes about a second; longer means they compile.
+        if not told and time.monotonic() - started > SLOW_WARMING_SECONDS \
+                and "warming" in str(body.get("not_ready", {}).get("kernels", "")):
             print("== ceguard serve is compiling its numba kernels (numba's cache is cold: "
                   "the set-up's warm-up did not run, or numba changed); once, up to a "
                   "few minutes", flush=True)
