@@ -29,7 +29,7 @@ from engine.core.book import (C_SYMBOLS, N_SYM_COLS, S_LAST, S_LEVERAGE, S_MARK,
                               S_SRC, record_sale, sale_before, seed_symbol, seed_symbols,
                               symbol_slot, venue_amend)
 from engine.core.series import (K_EXEC, K_FIND, K_OWN, K_SYM, N_KEY_COLS,  # noqa: F401
-                                series_keys, series_reference)
+                                aggressor_role, series_keys, series_reference)
 from engine.core.tables import BUCKET, GEN_CURRENT, probe, seen_or_add
 from engine.fix import decoder as d
 from engine.fix.hashing import hash_spans
@@ -384,7 +384,12 @@ def _judge_units(buf, units, first, n_units, chunk_id, state, rulebook, clock, o
         # Which series, hence which reference price.
         new_ref = sym[s, S_LAST]
         new_src = sym[s, S_SRC]
-        if inference:
+        # A venue that names the aggressor (1057 or 851) and the match (880) has said
+        # which prints are one series: the last sale received before it is prior to it,
+        # at one TransactTime too. Otherwise the series is inferred, and so is its
+        # reference: the last sale before its TransactTime, whatever the drop copies' order.
+        stated = unit[d.U_MATCH + 1] > 0 and aggressor_role(buf, unit) >= 0
+        if inference and not stated:
             before, before_src = sale_before(sym, s, t)
             if before_src != codes.REF_NONE:  # else the first print (below) is the reference
                 new_ref = before
