@@ -75,3 +75,9 @@ def of_type(peer, session: str, msg_type: str) -> list[dict[int, str]]:
 
 def raw_of_type(peer, session: str, msg_type: str) -> list[str]:
     return [raw for raw in peer.messages(session) if fields(raw).get(35) == msg_type]
+
+
+def active_cases(server: ReviewServer) -> list[dict]:
+    """The analyst's list of cases, less those merged into an event or dissolved."""
+    return [c for c in server.ok("alice", "GET", "/api/cases")["cases"]
+            if c["state"] not in ("merged", "dissolved")]

@@ -12,29 +12,16 @@ import urllib.request
 
 import pytest
 
-from tests.live import firms, matching_engine, send, sides, wait_for
-from tests.review_live import TOKENS, start_review_server
+from tests.live import logged_on, send, sides, wait_for
+from tests.review_live import TOKENS, active_cases, start_review_server
 
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
 
 
 @pytest.fixture
 def desk(tmp_path):
-    server = start_review_server(tmp_path)
-    firm_peers = firms(server, tmp_path / "firm-peers")
-    engine = matching_engine(server, tmp_path / "venue-peer", versions=("FIX.4.4",))
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
-
-
-def _active(server) -> list[dict]:
-    return [c for c in server.ok("alice", "GET", "/api/cases")["cases"]
-            if c["state"] not in ("merged", "dissolved")]
+    with logged_on(start_review_server(tmp_path), tmp_path, versions=("FIX.4.4",)) as running:
+        yield running[:2]
 
 
 def test_securities_dropping_together_gather_into_one_event_case_as_it_forms(desk):
@@ -46,7 +33,7 @@ def test_securities_dropping_together_gather_into_one_event_case_as_it_forms(des
                      and x, what="the event case with all 16 executions")
     assert event["kind"] == "event" and event["origin"] == "surveillance"
     assert event["symbols"] == [f"EVT{i}" for i in range(8)]
-    evt_cases = [c for c in _active(server) if any(s.startswith("EVT") for s in c["symbols"])]
+    evt_cases = [c for c in active_cases(server) if any(s.startswith("EVT") for s in c["symbols"])]
     assert [c["id"] for c in evt_cases] == [event["id"]]  # no case per security left open
     merged = [c for c in server.ok("alice", "GET", "/api/cases")["cases"]
               if c["state"] == "merged" and c["merged_into"] == event["id"]]

@@ -12,8 +12,8 @@ import pytest
 
 from engine.sim.dropcopy import Fill
 from engine.sim.live import drop_copy
-from tests.live import busts_for, firms, matching_engine, send, sides, wait_for
-from tests.review_live import start_review_server
+from tests.live import busts_for, logged_on, send, sides, wait_for
+from tests.review_live import active_cases, start_review_server
 
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
 SWEEP = ["98.00", "96.00", "94.01", "94.00", "90.00", "85.00"]
@@ -22,21 +22,9 @@ SWEEP = ["98.00", "96.00", "94.01", "94.00", "90.00", "85.00"]
 @pytest.fixture(scope="module")
 def desk(tmp_path_factory):
     directory = tmp_path_factory.mktemp("review-series")
-    server = start_review_server(directory)
-    firm_peers = firms(server, directory / "firm-peers")
-    engine = matching_engine(server, directory / "venue-peer", versions=("FIX.4.4",))
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
-
-
-def _active(server) -> list[dict]:
-    return [c for c in server.ok("alice", "GET", "/api/cases")["cases"]
-            if c["state"] not in ("merged", "dissolved")]
+    with logged_on(start_review_server(directory), directory,
+                   versions=("FIX.4.4",)) as running:
+        yield running[:2]
 
 
 def test_a_plain_sweep_by_one_order_is_one_case(desk):
@@ -56,7 +44,7 @@ def test_a_plain_sweep_by_one_order_is_one_case(desk):
     case = wait_for(lambda: (x := server.case_of("PS5")) and set(x["exec_ids"]) == busted
                     and x, what="one case holding the sweep's six erroneous executions")
     assert case["kind"] == "trade" and case["firms"] == ["FIRMA", "FIRMB"]
-    assert [c["id"] for c in _active(server) if "LEVX44" in c["symbols"]] == [case["id"]]
+    assert [c["id"] for c in active_cases(server) if "LEVX44" in c["symbols"]] == [case["id"]]
     steps = server.ok("alice", "GET", f"/api/cases/{case['id']}")["steps"]
     assert [s["action"] for s in steps].count("execution_added") == 5
     assert not busts_for(engine.peer, VENUE, "LEVX44")  # review mode: no bust yet
@@ -72,4 +60,4 @@ def test_a_sweep_by_one_aggressor_across_timestamps_is_one_case(desk):
     busted = {f"{side}-AG-{n}" for n in (3, 4, 5) for side in "AP"}
     case = wait_for(lambda: (x := server.case_of("A-AG-5")) and set(x["exec_ids"]) == busted
                     and x, what="one case for the aggressor's sweep")
-    assert [c["id"] for c in _active(server) if "LEVX42" in c["symbols"]] == [case["id"]]
+    assert [c["id"] for c in active_cases(server) if "LEVX42" in c["symbols"]] == [case["id"]]

@@ -10,8 +10,7 @@ import pytest
 
 from engine.sim.dropcopy import Fill
 from engine.sim.live import drop_copy
-from tests.live import (Server, busts_for, firms, free_port, journal_rows, matching_engine,
-                        wait_for)
+from tests.live import Server, busts_for, free_port, journal_rows, logged_on, wait_for
 
 VENUE = "FIX.4.4:MATCHING1->CEGUARD"
 SWEEP = ["98.00", "96.00", "94.01", "94.00", "90.00", "85.00"]
@@ -28,15 +27,8 @@ def live(tmp_path_factory):
     server = Server(directory, free_port(), free_port())
     server.write_config(instruments)
     server.start()
-    firm_peers = firms(server, directory / "firm-peers")
-    engine = matching_engine(server, directory / "venue-peer", versions=("FIX.4.4",))
-    try:
-        assert firm_peers.wait_logon() and engine.wait_logon()
-        yield server, engine, firm_peers
-    finally:
-        engine.stop()
-        firm_peers.stop()
-        server.stop()
+    with logged_on(server, directory, versions=("FIX.4.4",)) as running:
+        yield running
 
 
 def _fill(exec_id: str, order: str, symbol: str, side: str, price: str, moment: datetime) -> Fill:
