@@ -225,3 +225,19 @@ def test_text_records_of_several_inputs_say_which_file(tmp_path):
     lines = out.read_text().splitlines()[1:]
     assert [line.split()[0] for line in lines] == [f"{b}:1", f"{a}:1", f"{b}:2"]
     assert "REJECTED: no FIX message" in lines[0]
+
+
+@pytest.mark.parametrize("mark", ["^A", "<SOH>", " | "])
+def test_merged_inputs_read_placeholder_delimiters_per_message(tmp_path, mark):
+    """One session's log pasted with placeholders, the other SOH with a ^A in a Text: the
+    same records as the same fills all SOH-delimited, whatever the block size."""
+    inst = write_instruments(tmp_path / "i.csv", [("XYZ", "1", "10.00")])
+    a = [trade("A1", "XYZ", "10.01", time=_at(1)), trade("A2", "XYZ", "10.02", time=_at(3))]
+    b = [trade("B1", "XYZ", "10.03", time=_at(2), extra=[(58, "press ^A twice")]),
+         trade("B2", "XYZ", "12.00", time=_at(4))]
+    soh = [write_log(tmp_path / "a.log", a), write_log(tmp_path / "b.log", b)]
+    expected = _run(soh, inst, 1 << 20)
+    assert [json.loads(r)["exec_id"] for r in expected.splitlines()] == ["A1", "B1", "A2", "B2"]
+    pasted = [write_log(tmp_path / "pasted.log", [m.replace("\x01", mark) for m in a]), soh[1]]
+    for size in (16, 100, 1 << 20):
+        assert _run(pasted, inst, size).replace("pasted.log", "a.log") == expected, size

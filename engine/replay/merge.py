@@ -32,7 +32,7 @@ import numpy as np
 from engine import codes
 from engine.fix import decoder as d
 from engine.jit import kernel
-from engine.fix.placeholders import normalized, safe_cut
+from engine.fix.placeholders import normalized, placeholder_message_at, safe_cut
 from engine.replay.reader import NUMBERING_PROBE, InputError, chunks, disk_position, open_log
 
 UNITS_PER_INPUT = 1 << 12  # decoded units held per input (~1.5 MB each)
@@ -61,11 +61,11 @@ class MergedBatch:
 class _Input:
     """One log, read in blocks and decoded a few thousand units at a time into `units`.
 
-    Each block is cut after its last whole unit (safe_cut), and what comes before the cut
-    has its placeholder delimiters (`^A`, `<SOH>`, ...) rewritten to SOH, per message, as
-    the single-input path does (engine/fix/placeholders.py); the rest waits for the next
-    block. Line numbers are physical, as there; an input with no newline in its first
-    NUMBERING_PROBE bytes numbers its units instead."""
+    As on the single-input path, the decoder stops at a message whose delimiter is a
+    placeholder (`^A`, `<SOH>`, ...; engine/fix/placeholders.py), and the lines from there
+    to the block's last whole line are rewritten to SOH before they are decoded: nothing
+    scans the other bytes. Line numbers are physical, as there; an input with no newline
+    in its first NUMBERING_PROBE bytes numbers its units instead."""
 
     def __init__(self, path: str, units: np.ndarray, block_bytes: int, flags: int) -> None:
         self.path = path
@@ -74,78 +74,71 @@ class _Input:
         self.error: InputError | None = None  # why it could not be read to its end
         self._stream, self.size = open_log(path)
         self._blocks = chunks(self._stream, path, block_bytes)
-        self._block_bytes = block_bytes
-        self._raw = b""  # read, not yet rewritten: begins at a unit
-        self._data = b""  # rewritten whole units, being decoded
+        self._data = b""  # the bytes being decoded, from the first not yet decoded
         self._buf = np.frombuffer(self._data, np.uint8)
         self._pos = 0
         self._final = False  # the input's last bytes are in _data
         self._flags = flags  # the decoder's; NUMBER_UNITS is added once the numbering is known
         self._numbered = False  # is the numbering (lines or units) decided?
+        self._rewritten_at = -1  # where _data begins with lines rewritten to SOH, if it does
         self._next_line = 1
         self._line_start = True  # does _data[_pos] begin a line?
         self._read_to: int | None = None  # disk position when closed
 
     def decode_more(self) -> int:
-        """Decode the next units into `units` (replacing those there); 0 at the end."""
+        """Decode the next units into `units` (replacing those there); 0 at the end. The
+        units decoded before have all been gathered (copied) by the merge by then."""
         while True:
-            if self._pos < len(self._data):
-                count, end, self._next_line = d.decode(
-                    self._buf, self._pos, len(self._data), True, self._next_line,
-                    self._line_start, self._flags, self.units)
-                if end > self._pos:
-                    self._line_start = self._data[end - 1:end] == b"\n"
+            n = len(self._data)
+            # Rewritten lines are decoded as they are (a stop there would never end).
+            stop = 0 if self._pos == self._rewritten_at else d.STOP_AT_PLACEHOLDERS
+            count, end, self._next_line = d.decode(
+                self._buf, self._pos, n, self._final, self._next_line, self._line_start,
+                self._flags | stop, self.units)
+            if end > self._pos:
+                self._line_start = self._data[end - 1:end] == b"\n"
                 self._pos = end
-                if count:
-                    return count
+            if count:
+                return count
+            if self._pos < n and placeholder_message_at(self._buf, self._pos, n):
+                cut = n if self._final else safe_cut(self._data, self._pos, n)
+                if cut > self._pos:
+                    self._set_data(normalized(self._data[self._pos:cut]) + self._data[cut:])
+                    self._rewritten_at = 0
+                    continue
             if self._final:
                 self._close()
                 return 0
-            self._refill()
+            self._read_block()
 
-    def _refill(self) -> None:
-        """Rewrite the next whole units of the input into _data (all that is left at its
-        end)."""
-        raw = self._raw
-        cut = 0
+    def _read_block(self) -> None:
+        """The next block after the undecoded tail of this one (the final tail at the end);
+        the first blocks are held until the numbering (lines or units) is known."""
+        data = self._data[self._pos:]
         while True:
-            block = self._next_block()
+            try:
+                block = next(self._blocks, None)
+            except InputError as exc:  # what was read before is still decoded
+                self.error = exc
+                block = None
             if block is None:
                 self._final = True
                 break
-            raw += block
-            if not self._numbered and b"\n" not in raw and len(raw) < NUMBERING_PROBE:
-                continue  # numbering (lines or units) not known yet
-            self._number(raw)
-            cut = safe_cut(raw)
-            if cut > 0:
-                break
-            if len(raw) >= 2 * max(self._block_bytes, d.MAX_UNIT_BYTES):
-                cut = len(raw)  # no line end in sight: the decoder rejects what it cannot read
-                break
-        if self._final:
-            self._number(raw)
-            cut = len(raw)
-        self._data = normalized(raw[:cut])
-        self._raw = raw[cut:]
-        self._buf = np.frombuffer(self._data, np.uint8)
-        self._pos = 0
-
-    def _next_block(self) -> bytes | None:
-        try:
-            block = next(self._blocks, None)
-        except InputError as exc:  # what was read before is still decoded
-            self.error = exc
-            return None
-        if block is not None:
             self.bytes_read += len(block)
-        return block
-
-    def _number(self, raw: bytes) -> None:
+            data += block
+            if self._numbered or b"\n" in data or len(data) >= NUMBERING_PROBE:
+                break
         if not self._numbered:
             self._numbered = True
-            if b"\n" not in raw[:NUMBERING_PROBE]:
+            if b"\n" not in data[:NUMBERING_PROBE]:
                 self._flags |= d.NUMBER_UNITS
+        self._set_data(data)
+        self._rewritten_at = -1
+
+    def _set_data(self, data: bytes) -> None:
+        self._data = data
+        self._buf = np.frombuffer(data, np.uint8)
+        self._pos = 0
 
     @property
     def buf(self) -> np.ndarray:
