@@ -26,3 +26,4 @@ def test_a_determination_notice_validates(begin, specs):
     assert got[33] == "5" and got[61] == "1" and got[42] == "20270115-07:30:00.000"
     assert "Execution P-1 FAT trade M-1 (yours)" in raw
     assert "Appeal in writing by 2027-01-15T08:00:00Z" in raw
+    assert 1128 not in got  # as busts: the Logon's DefaultApplVerID applies on FIXT

@@ -25,7 +25,6 @@ BUST_PREFIX = "BUST-"
 ORDER_STATUS_NEW = "0"
 ORDER_STATUS_PARTIAL = "1"
 EXEC_RESTATEMENT_OTHER = "99"
-APPL_VER_FIX50SP2 = "9"  # ApplVerID of FIX.5.0SP2 (review notices still set it)
 TEXT_LIMIT = 200
 
 # Echoed from the busted report when present, in this order.

@@ -13,7 +13,6 @@ from datetime import datetime, timezone
 
 import quickfix as fix
 
-from engine.fix.busts import APPL_VER_FIX50SP2
 
 URGENCY_FLASH = "1"
 TEXT_LIMIT = 200
@@ -35,9 +34,7 @@ def build_notice(begin_string: str, headline: str, lines: list[str], at: float) 
     """A News message for a session on `begin_string`."""
     message = fix.Message()
     header = message.getHeader()
-    header.setField(35, "B")
-    if begin_string == "FIXT.1.1":
-        header.setField(1128, APPL_VER_FIX50SP2)
+    header.setField(35, "B")  # on FIXT.1.1 no ApplVerID, as busts: the Logon's default applies
     message.setField(42, fix_utc(at))
     message.setField(61, URGENCY_FLASH)
     message.setField(148, headline[:TEXT_LIMIT])
