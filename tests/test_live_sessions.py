@@ -125,6 +125,18 @@ def test_a_fill_with_tags_its_dictionary_does_not_list_is_judged(live, version, 
     assert session_rejects(server, ceguard_side) == before
 
 
+def test_a_fill_without_transact_time_is_judged_on_its_sending_time(live):
+    """No TransactTime (60), which the dictionary requires: the fill reaches the decoder and
+    is judged on SendingTime (52), and its record says which clock it used."""
+    server, engine, _ = live
+    message = drop_copy(fill("X44-NO60"), "FIX.4.4")
+    message.removeField(60)
+    assert engine.send(VENUE_44, message)
+    record = wait_for(lambda: decision_of(server, "X44-NO60"), what="X44-NO60 judged")
+    assert record["verdict"] == "stands" and record["time_source"] == "sending_time"
+    assert b"\x0160=" not in journaled(server, "X44-NO60")
+
+
 @pytest.mark.parametrize("change", ["150=2", "OrderID missing", "39=Z"])
 def test_a_fill_outside_the_dictionary_reaches_the_decoder(live, change):
     """A value outside the enum (150=2 is FIX.4.2's fill, not 4.4's; OrdStatus Z) and a
