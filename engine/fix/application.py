@@ -13,12 +13,11 @@ and the ResendRequests ceguard sends and the gap fills that skip over them (rese
 
 from __future__ import annotations
 
-import re
-
 import quickfix as fix
 
 from engine.fix.auth import JOURNAL_UNWRITABLE, LogonGate
 from engine.fix.bust_outcomes import BustOutcomes
+from engine.fix.rejects import msg_seq_num
 from engine.fix.resends import ResendWatch
 from engine.fix.session_events import SessionEvents
 from engine.fix.session_names import SessionNames
@@ -29,9 +28,6 @@ from engine.obs.metrics import INTERNAL_ERROR, Metrics
 
 _EXECUTION_REPORT = b"\x0135=8\x01"
 _BUSINESS_REJECT = b"\x0135=j\x01"
-# MsgSeqNum (34) read from the text already copied: cheaper than two SWIG calls. The
-# header's comes first; QuickFIX has validated that it is there and a number.
-_MSG_SEQ_NUM = re.compile(rb"\x0134=(\d+)\x01")
 
 
 class CeguardApplication(fix.Application):
@@ -189,7 +185,9 @@ class CeguardApplication(fix.Application):
                 self.log.warning("unsupported_message", session=session,
                                  msg_type=message.getHeader().getField(35))
             else:
-                self.engine.on_fill(raw, session, int(_MSG_SEQ_NUM.search(raw).group(1)))
+                # MsgSeqNum read from the text already copied: cheaper than two SWIG calls;
+                # QuickFIX has validated that the header has one.
+                self.engine.on_fill(raw, session, msg_seq_num(raw))
         except Exception:
             # Not re-raised (that would kill the process); counted and logged loudly.
             self.metrics.rejects.labels(INTERNAL_ERROR).inc()
