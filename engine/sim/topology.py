@@ -14,8 +14,7 @@ from pathlib import Path
 
 from engine.config import EngineConfig, load_config
 from engine.errors import ConfigError
-from engine.fix.settings import load_session_settings
-from engine.fix.tls import tls_settings
+from engine.live.preflight import prepare
 
 
 @dataclass(frozen=True)
@@ -46,10 +45,7 @@ class Topology:
 def read_topology(config_path: str | Path | None) -> Topology:
     """The sessions of the engine config at `config_path` (None: the shipped one)."""
     config = load_config(config_path)
-    settings = load_session_settings(config.fix_settings,
-                                     {**config.fix_overrides, **tls_settings(config.tls)},
-                                     config.source.resolve().parent,
-                                     firm_sessions=frozenset(config.firms.values()))
+    settings = prepare(config).fix_settings  # checked as `ceguard serve` checks it
     by_id = {}
     for sid in settings.settings.getSessions():
         dictionary = settings.settings.get(sid)
