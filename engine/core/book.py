@@ -65,11 +65,7 @@ def seed_symbol(sym_keys, sym, counters, h1, h2, leverage, prev_close):
     sym[slot, S_LEVERAGE] = leverage
     sym[slot, S_PREV_CLOSE] = prev_close
     if sym[slot, S_RING_N] == 0:
-        source = codes.REF_PREV_CLOSE if prev_close > 0 else codes.REF_NONE
-        sym[slot, S_LAST] = prev_close
-        sym[slot, S_SRC] = source
-        sym[slot, S_BELOW] = prev_close
-        sym[slot, S_BELOW_SRC] = source
+        _set_close(sym, slot, prev_close)
 
 
 @kernel
@@ -208,3 +204,41 @@ def venue_amend(sym, s, h1, h2, new_price):
             _recompute(sym, s)
             return True
     return False
+
+
+@kernel
+def roll_book(sym_keys, sym):
+    """The end of a trading day: each symbol's newest sale by TransactTime (else its
+    previous close) becomes the next day's previous close; the day's sales are forgotten.
+    Leverage stays; the multi-stock mark stays (stamps only grow)."""
+    for s in range(sym_keys.shape[0]):
+        if sym_keys[s, 0] == 0:
+            continue
+        close = sym[s, S_TOP] if sym[s, S_TOP] > 0 else sym[s, S_PREV_CLOSE]
+        leverage = sym[s, S_LEVERAGE]
+        mark = sym[s, S_MARK]
+        sym[s, :] = 0
+        sym[s, S_LEVERAGE] = leverage
+        sym[s, S_MARK] = mark
+        sym[s, S_BELOW_TIME] = NO_TIME
+        _set_close(sym, s, close)
+
+
+@kernel
+def carry_closes(h1s, h2s, closes, sym_keys, sym, counters):
+    """At a restart: the closes a rollover carried (journaled with the day), over the
+    instruments file's. Symbols only the day's trading knew are added (leverage 1). The
+    caller makes room for them all."""
+    for i in range(h1s.shape[0]):
+        s = symbol_slot(sym_keys, sym, counters, h1s[i], h2s[i])
+        _set_close(sym, s, closes[i])
+
+
+@kernel
+def _set_close(sym, s, close):
+    source = codes.REF_PREV_CLOSE if close > 0 else codes.REF_NONE
+    sym[s, S_PREV_CLOSE] = close
+    sym[s, S_LAST] = close
+    sym[s, S_SRC] = source
+    sym[s, S_BELOW] = close
+    sym[s, S_BELOW_SRC] = source

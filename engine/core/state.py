@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from engine.core import pipeline as p
+from engine.core.book import S_PREV_CLOSE, carry_closes, roll_book
 from engine.core.instruments import Instrument
 from engine.core.tables import grow_table, new_generations, new_recent_set, zeroed
 
@@ -48,6 +49,28 @@ class CoreState:
                        np.array([inst.leverage for inst in instruments], np.int64),
                        np.array([inst.prev_close for inst in instruments], np.int64),
                        self.sym_keys, self.sym, self.counters)
+
+    def roll(self) -> None:
+        """A new trading day (the multi-stock window already closed): the day's closes
+        become the references; series, matches and ExecIDs start afresh (an ExecID is
+        unique within its day). The tables are cleared in place: the live path's compiled
+        entry point keeps its arrays' types."""
+        roll_book(self.sym_keys, self.sym)
+        for table in (*self.series, *self.matches, self.exec_ids):
+            table.fill(0)
+
+    def closes(self) -> tuple[np.ndarray, np.ndarray]:
+        """(keys (n, 2), previous closes (n,)) of the symbols that have one: what a
+        rollover carries into the next day, journaled with it."""
+        held = (self.sym_keys[:, 0] != 0) & (self.sym[:, S_PREV_CLOSE] > 0)
+        return self.sym_keys[held].copy(), self.sym[held, S_PREV_CLOSE].copy()
+
+    def carry(self, keys: np.ndarray, closes: np.ndarray) -> None:
+        """Closes a rollover journaled, over the instruments' (a restart mid-day)."""
+        while (self.counters[p.C_SYMBOLS] + len(closes)) * 2 >= self.sym_keys.shape[0]:
+            self.grow_symbols()
+        carry_closes(np.ascontiguousarray(keys[:, 0]), np.ascontiguousarray(keys[:, 1]),
+                     closes.astype(np.int64), self.sym_keys, self.sym, self.counters)
 
     def grow_symbols(self) -> None:
         keys = np.zeros((self.sym_keys.shape[0] * 2, 2), np.int64)

@@ -134,6 +134,13 @@ class Surveillance:
         n_out = p.close_window(self.state.as_tuple(), self._rules, out, 0)
         return out[:n_out]
 
+    def roll_day(self) -> np.ndarray:
+        """The end of a trading day: the open multi-stock window closes (its final rows are
+        returned: a window never spans two days), then the state rolls (CoreState.roll)."""
+        rows = self.flush().copy()
+        self.state.roll()
+        return rows
+
     def pending_chunks(self) -> np.ndarray:
         """Chunk ids that rows still waiting in the window point into."""
         return self.state.pending[: self.state.counters[p.C_PENDING], p.O_CHUNK]
