@@ -138,14 +138,22 @@ def _parser() -> argparse.ArgumentParser:
 
     journal = sub.add_parser("journal", help="recent decisions and busts from the journal",
                              description="Read the journal of `ceguard serve` (safe while it "
-                                         "runs).")
+                                         "runs): the whole journal, or one trading day.",
+                             epilog="examples: ceguard journal --days; ceguard journal --date "
+                                    "2026-12-03 --all --format jsonl")
     journal.add_argument("--config", metavar="TOML",
                          help="engine config naming the journal (default: the shipped one)")
     journal.add_argument("--path", metavar="SQLITE", help="the journal file itself")
-    journal.add_argument("--limit", type=int, default=20, metavar="N")
+    journal.add_argument("--limit", type=int, default=20, metavar="N",
+                         help="how many decisions, busts and gap fills to show (default 20)")
     journal.add_argument("--all", action="store_true",
                          help="every decision, not only erroneous and rejected ones")
     journal.add_argument("--format", default="text", choices=("text", "jsonl"))
+    journal.add_argument("--date", type=_trading_day, metavar="YYYY-MM-DD",
+                         help="one trading day, from the journal or, once archived, from the "
+                              "archive (e.g. --date 2026-12-03)")
+    journal.add_argument("--days", action="store_true",
+                         help="list the trading days the journal and its archive hold")
     journal.set_defaults(run=_run_journal)
 
     from engine.review.cli import add_parser as add_cases_parser
@@ -250,6 +258,11 @@ def _run_simulate(args: argparse.Namespace) -> int:
     from engine.sim.live import simulate
 
     return simulate(args)
+
+
+def _trading_day(text: str):
+    from engine.journal.view import trading_day
+    return trading_day(text)
 
 
 def _run_journal(args: argparse.Namespace) -> int:

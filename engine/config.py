@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from engine.addresses import parse_listen
+from engine.day_config import (DAY_KEYS, RETENTION_KEYS, DayConfig, RetentionConfig, load_day,
+                               load_retention)
 from engine.errors import ConfigError
 from engine.review.settings import ReviewConfig, load_review
 
@@ -29,6 +31,8 @@ _SECTIONS = {
     "review": None,  # checked by engine.review.settings
     "auth": {"required", "credentials"},
     "tls": {"certificate", "key", "ca", "min_version"},
+    "trading_day": DAY_KEYS,
+    "retention": RETENTION_KEYS,
 }
 _SYNCHRONOUS = ("full", "normal")
 MAX_SETTLE_SECONDS = 3600
@@ -83,6 +87,8 @@ class EngineConfig:
     # Drop-copy sessions whose ExecType 150=1/2 on FIX.4.3+ are judged as fills
     # ([sessions."<id>"] legacy_fills = true); serve checks that the cfg defines them.
     legacy_fill_sessions: frozenset[str] = frozenset()
+    trading_day: DayConfig = field(default_factory=DayConfig)
+    retention: RetentionConfig = field(default_factory=RetentionConfig)
 
 
 def load_config(path: str | Path | None = None) -> EngineConfig:
@@ -125,6 +131,8 @@ def load_config(path: str | Path | None = None) -> EngineConfig:
         credentials=_credentials(where, base, auth.get("credentials", {})),
         tls=_tls(where, base, data["tls"]) if "tls" in data else None,
         legacy_fill_sessions=_legacy_fill_sessions(where, data.get("sessions", {})),
+        trading_day=load_day(where, data.get("trading_day", {})),
+        retention=load_retention(where, base, data.get("retention", {})),
     )
 
 

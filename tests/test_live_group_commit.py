@@ -8,6 +8,7 @@ import threading
 import structlog
 
 from engine.core.surveillance import Surveillance
+from engine.journal import queries
 from engine.journal.store import Journal
 from engine.live import engine as live_engine
 from engine.live.engine import LiveEngine
@@ -90,7 +91,7 @@ def test_close_commits_the_pending_batch(tmp_path):
     engine.close()
     journal = Journal(path)
     try:
-        assert journal.counts()["fills"] == 4
+        assert queries.counts(journal.connection())["fills"] == 4
         assert journal.last_msg_seq_nums() == {SESSION: 5}
         assert [journal.decision(seq)["exec_id"] for seq in range(1, 5)] == [
             "A-CLOSE-1", "P-CLOSE-1", "A-CLOSE-2", "P-CLOSE-2"]

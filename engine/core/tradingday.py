@@ -42,6 +42,11 @@ class TradingDays:
         local = datetime.combine(day, self.end, self._zone)
         return (local - _EPOCH) // timedelta(microseconds=1) * 1000
 
+    def describe_end(self, day: date) -> str:
+        """The day's end as ISO 8601 UTC, for logs."""
+        end = _EPOCH + timedelta(microseconds=self.end_of(day) // 1000)
+        return end.isoformat().replace("+00:00", "Z")
+
     def start_of(self, day: date) -> int:
         """The UTC instant (ns) the trading day `day` starts at: the previous day's end."""
         return self.end_of(day - timedelta(days=1))

@@ -12,9 +12,11 @@ At a clean stop `inbound` is moved to how far each session was fully processed
 (mark_processed), so the next start asks for nothing that was not a fill. Table
 `gap_fills` records each gap fill over MsgSeqNums ceguard had asked to have resent
 (engine/fix/resends.py): fills possibly lost.
-The fills table, replayed in order with the recorded window closes, rebuilds the
-surveillance core exactly (reference prices, seen ExecIDs, pending candidates); the
-busts table says which busts still have to go out after a restart.
+The fills table is cut into trading days (engine/journal/days.py); the current day's
+fills, replayed in order with the recorded window closes over the closes its rollover
+carried, rebuild the surveillance core exactly (reference prices, seen ExecIDs, pending
+candidates); the busts table says which busts still have to go out after a restart.
+Reading for people (`ceguard journal`) is engine/journal/queries.py.
 """
 
 from __future__ import annotations
@@ -23,7 +25,12 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
+
+import numpy as np
+
+from engine.journal import days
 
 SCHEMA_VERSION = 2
 
@@ -80,6 +87,8 @@ CREATE TABLE IF NOT EXISTS gap_fills (
 """
 
 
+SCHEMA = _SCHEMA + days.SCHEMA  # every table of the journal (an archived day's file too)
+
 # Fills from a JSON array of [seq, received_at in microseconds since the epoch, index
 # into the sessions array, start, length in the raws blob]; received_at written as
 # datetime.isoformat writes UTC.
@@ -120,7 +129,7 @@ class Journal:
         # 1000 is SQLite's default; serve raises it and checkpoints from a thread
         # (journal.checkpoint), so that a commit rarely runs the checkpoint itself.
         self._db.execute(f"PRAGMA wal_autocheckpoint={int(autocheckpoint_pages)}")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         # Written only when it changes (a reader such as `ceguard journal` writes nothing).
         self._db.execute("INSERT OR IGNORE INTO meta VALUES ('schema_version', ?)",
                          (str(SCHEMA_VERSION),))
@@ -129,6 +138,12 @@ class Journal:
 
     def close(self) -> None:
         self._db.close()
+
+    def __enter__(self) -> "Journal":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def connection(self) -> sqlite3.Connection:
         """The connection itself, for tables kept beside these (engine.review's cases)."""
@@ -188,13 +203,6 @@ class Journal:
         self._db.execute("INSERT INTO gap_fills VALUES (?, ?, ?, ?, ?, ?)",
                          (session, first, last, possibly_lost, requested, at))
 
-    def gap_fills(self, limit: int) -> list[tuple[str, str, int, int, int, str]]:
-        """(received_at, session, first, last, possibly_lost, requested), oldest first."""
-        rows = self._db.execute(
-            "SELECT received_at, session, first_seq, last_seq, possibly_lost, requested "
-            "FROM gap_fills ORDER BY rowid DESC LIMIT ?", (limit,)).fetchall()
-        return rows[::-1]
-
     def probe(self, at: str) -> None:
         """A write that must reach the disk: is the journal usable again?"""
         self.begin()
@@ -250,17 +258,37 @@ class Journal:
             "UPDATE busts SET status = ?, detail = ?, updated_at = ? "
             "WHERE bust_exec_id = ? AND session = ?", statuses)
 
-    # Reading (rebuild after a restart, `ceguard journal`).
+    # Trading days (engine/journal/days.py).
 
-    def fills(self) -> Iterator[tuple[int, str, bytes]]:
-        yield from self._db.execute("SELECT seq, session, raw FROM fills ORDER BY seq")
+    def current_day(self) -> tuple[date, int, tuple[np.ndarray, np.ndarray] | None] | None:
+        """(day, its first fill's seq, the closes its rollover carried) of the newest day."""
+        return days.current(self._db)
+
+    def open_day(self, day: date, first_seq: int, at: str,
+                 closes: tuple[np.ndarray, np.ndarray] | None) -> None:
+        """A new trading day from fill `first_seq` on, in a transaction of its own."""
+        self.begin()
+        try:
+            days.open_day(self._db, day, first_seq, at, closes)
+            self.commit()
+        except BaseException:
+            self.rollback()
+            raise
+
+    # Reading (the rebuild after a restart; `ceguard journal` reads with queries.py).
+
+    def fills(self, first_seq: int = 1) -> Iterator[tuple[int, str, bytes]]:
+        """The fills from `first_seq` on (the current trading day's, at a rebuild)."""
+        yield from self._db.execute("SELECT seq, session, raw FROM fills WHERE seq >= ? "
+                                    "ORDER BY seq", (first_seq,))
 
     def last_msg_seq_nums(self) -> dict[str, int]:
         """Per drop-copy session, the MsgSeqNum of the last fill journaled from it."""
         return dict(self._db.execute("SELECT session, last_msg_seq_num FROM inbound"))
 
-    def window_closes(self) -> set[int]:
-        return {seq for (seq,) in self._db.execute("SELECT after_seq FROM window_closes")}
+    def window_closes(self, first_seq: int = 1) -> set[int]:
+        return {seq for (seq,) in self._db.execute(
+            "SELECT after_seq FROM window_closes WHERE after_seq >= ?", (first_seq,))}
 
     def fill(self, seq: int) -> tuple[str, bytes] | None:
         return self._db.execute("SELECT session, raw FROM fills WHERE seq = ?",
@@ -276,35 +304,3 @@ class Journal:
             "SELECT bust_exec_id, session, exec_id, fill_seq, recipient, firm, status, detail "
             "FROM busts WHERE status = 'pending' ORDER BY fill_seq")
         return [BustRow(*row) for row in rows]
-
-    def recent_decisions(self, limit: int, verdicts: tuple[str, ...] | None = None
-                         ) -> list[tuple[int, str, dict]]:
-        if verdicts:
-            marks = ",".join("?" * len(verdicts))
-            rows = self._db.execute(
-                f"SELECT fill_seq, decided_at, record FROM decisions WHERE verdict IN ({marks}) "
-                "ORDER BY fill_seq DESC LIMIT ?", (*verdicts, limit))
-        else:
-            rows = self._db.execute("SELECT fill_seq, decided_at, record FROM decisions "
-                                    "ORDER BY fill_seq DESC LIMIT ?", (limit,))
-        return [(seq, at, json.loads(record)) for seq, at, record in rows][::-1]
-
-    def recent_busts(self, limit: int) -> list[tuple[str, BustRow]]:
-        rows = self._db.execute(
-            "SELECT updated_at, bust_exec_id, session, exec_id, fill_seq, recipient, firm, "
-            "status, detail FROM busts ORDER BY fill_seq DESC, session LIMIT ?", (limit,))
-        return [(row[0], BustRow(*row[1:])) for row in rows][::-1]
-
-    def counts(self) -> dict[str, int]:
-        (fills,) = self._db.execute("SELECT COUNT(*) FROM fills").fetchone()
-        result = {"fills": fills}
-        for verdict, n in self._db.execute(
-                "SELECT verdict, COUNT(*) FROM decisions GROUP BY verdict"):
-            result[verdict] = n
-        for status, n in self._db.execute("SELECT status, COUNT(*) FROM busts GROUP BY status"):
-            result[f"busts_{status}"] = n
-        (lost,) = self._db.execute("SELECT COALESCE(SUM(possibly_lost), 0) FROM gap_fills"
-                                   ).fetchone()
-        if lost:
-            result["fills_possibly_lost"] = lost
-        return result

@@ -39,6 +39,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from datetime import date
 from typing import Protocol
 
 import numpy as np
@@ -46,6 +47,7 @@ import numpy as np
 from engine import codes
 from engine.core import pipeline as p
 from engine.core.surveillance import Surveillance
+from engine.core.tradingday import TradingDays
 from engine.fix.decoder import LEGACY_FILLS
 from engine.fix.intake import FillQueue
 from engine.journal.store import Journal
@@ -79,7 +81,8 @@ class LiveEngine:
     def __init__(self, new_core: Callable[[], Surveillance],
                  open_journal: Callable[[], Journal], metrics: Metrics,
                  firms: dict[str, str], settle_seconds: float, log,
-                 legacy_fill_sessions: frozenset[str] = frozenset()) -> None:
+                 legacy_fill_sessions: frozenset[str] = frozenset(),
+                 calendar: TradingDays | None = None) -> None:
         self._new_core = new_core
         self._open_journal = open_journal
         self.core = new_core()
@@ -115,14 +118,30 @@ class LiveEngine:
         self._batch = Batch()  # judged, not yet committed (under _intake)
         self._writer = WriterThread(self._intake, self._has_work, self._linger, self.flush,
                                     log)
+        self.calendar = calendar or TradingDays()
+        self.day: date | None = None  # the current trading day, once rebuilt
+        self._day_end = 0  # when it ends, UTC ns
+        # Called under `lock` after each rollover with (the day that ended, the new day):
+        # retention's work (engine/live/rollover.py).
+        self.after_rollover: Callable[[date, date], None] | None = None
 
     # Start-up and shutdown.
 
     def rebuild(self) -> int:
-        """Replay the journal through the core: the state it had when it stopped."""
-        closes = self.journal.window_closes()
+        """Replay the current trading day's fills through the core, over the closes its
+        rollover carried: the state it had when it stopped, whatever the history."""
+        current = self.journal.current_day()
+        if current is None:  # a new journal, or one from before days: one day from its start
+            day = self.calendar.day_of(time.time_ns())
+            self.journal.open_day(day, 1, self._clock.now(), None)
+            current = (day, 1, None)
+        self.day, first_seq, carried = current
+        self._day_end = self.calendar.end_of(self.day)
+        if carried is not None:
+            self.core.state.carry(*carried)
+        closes = self.journal.window_closes(first_seq)
         count = 0
-        for seq, session, raw in self.journal.fills():
+        for seq, session, raw in self.journal.fills(first_seq):
             self._judge(seq, raw, session)
             self._held[seq] = (raw, session, time.perf_counter())
             if seq in closes:
@@ -133,6 +152,7 @@ class LiveEngine:
         if self._window_open():
             self._window_opened = time.monotonic()
         self.metrics.pending.set(self._pending())
+        self.metrics.trading_day_end.set(self._day_end / 1e9)
         return count
 
     def attach(self, notifier: Notifier, sessions: DropCopySessions,
@@ -286,8 +306,9 @@ class LiveEngine:
         self._settle()
 
     def tick(self) -> None:
-        """Close the settle window once it has been open settle_seconds; probe a journal
-        that failed (main loop)."""
+        """Roll the trading day at its end; close the settle window once it has been open
+        settle_seconds; probe a journal that failed (main loop)."""
+        self.roll_if_due()
         if self.halted is not None:
             if time.monotonic() >= self._next_probe:
                 with self.lock:
@@ -481,6 +502,48 @@ class LiveEngine:
         if flagged:
             self.review.open_cases(flagged)  # in this transaction
         return decided, busts, rows[rendered]
+
+    # The end of the trading day.
+
+    def roll_if_due(self) -> bool:
+        """At the trading day's end: the day's last decisions (an open multi-stock window
+        closes: a window never spans two days) are committed and their busts sent, the core
+        rolls (the day's newest sales become the references; ExecIDs, series and matches
+        start afresh), and the journal opens the new day with the closes carried, from the
+        next fill on. Then retention (after_rollover). A halted engine rolls once the
+        journal is back (its rebuild reads the day that had not ended)."""
+        now = time.time_ns()
+        if self.day is None or now < self._day_end or self.halted is not None:
+            return False
+        with self.lock:
+            self._write_pending()  # the fills judged so far are the ending day's
+            if self.halted is not None:
+                return False
+            with self._intake:
+                window = self.core.roll_day()
+                self._add_rows(window)
+                if len(window):
+                    self._batch.closes.append(self._next_seq - 1)
+                self._window_opened = None
+                first_seq = self._next_seq
+                closes = self.core.state.closes()
+            self._write_pending()  # the window's decisions, the ending day's too
+            ended, day = self.day, self.calendar.day_of(now)
+            try:
+                self.journal.open_day(day, first_seq, self._clock.now(), closes)
+            except JOURNAL_ERRORS as exc:
+                self._halt(exc)  # the rebuild at the resume reads the ending day again
+                return False
+            self.day, self._day_end = day, self.calendar.end_of(day)
+            self.metrics.trading_day_end.set(self._day_end / 1e9)
+            self.metrics.rollovers.inc()
+            self.log.info("trading_day_rolled", ended=ended.isoformat(), day=day.isoformat(),
+                          first_fill=first_seq, closes_carried=len(closes[1]),
+                          window_decisions=len(window),
+                          ends_at=self.calendar.describe_end(day))
+            if self.after_rollover is not None:
+                self.after_rollover(ended, day)
+        return True
 
     # Journal failure and recovery, under lock.
 

@@ -16,11 +16,12 @@ from engine.errors import ConfigError
 from engine.fix.application import CeguardApplication
 from engine.fix.auth import LogonGate
 from engine.fix.intake import FillQueue
-from engine.fix.session_events import EventLogTail, event_logs
+from engine.fix.session_events import NO_SESSION, EventLogTail, event_logs
 from engine.journal.checkpoint import BACKSTOP_PAGES, Checkpointer
 from engine.fix.tls import acceptor_class
 from engine.journal.store import Journal
 from engine.live.engine import JOURNAL_ERRORS, LiveEngine
+from engine.live.rollover import Rollover
 from engine.live.preflight import check_all, check_free, listeners, prepare
 from engine.live.warmup import KernelCensus, warm_up
 from engine.live.writer import MAX_BATCH
@@ -101,7 +102,7 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
                             lambda: Journal(config.journal, config.journal_synchronous,
                                             BACKSTOP_PAGES),
                             metrics, config.firms, config.settle_seconds, log,
-                            config.legacy_fill_sessions)
+                            config.legacy_fill_sessions, config.trading_day.calendar())
         rebuilt = engine.rebuild()
     except JOURNAL_ERRORS as exc:
         raise ConfigError(str(config.source), "journal.path",
@@ -131,6 +132,8 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
         queue.register(drop_copy_ids)
         engine.attach(Notifier(session_ids, fix_settings.settings), drop_copies, queue)
         engine.realign()
+        _retention(config, fix_settings.settings, session_ids, engine, metrics, log)
+        engine.roll_if_due()  # the day ended while ceguard was stopped: rolled before fills
         # Before start: the tail counts from the logs' current ends, so no event is missed.
         dropped = EventLogTail(event_logs(fix_settings.settings, session_ids),
                                app.session_events.event, gate.on_event)
@@ -197,6 +200,18 @@ def _serve(config_path: str | None, stop: threading.Event | None, log) -> int:
         faulthandler.cancel_dump_traceback_later()
         log.info("stopped")
     return 0
+
+
+def _retention(config, settings: fix.SessionSettings, session_ids: list[fix.SessionID],
+               engine: LiveEngine, metrics: Metrics, log) -> None:
+    """Retention after each rollover, and once now (a stop may have spanned days)."""
+    message_logs = [path.with_name(path.name.replace(".event.", ".messages."))
+                    for name, path in event_logs(settings, session_ids).items()
+                    if name != NO_SESSION]
+    rollover = Rollover(config.retention, config.journal, message_logs, metrics, log)
+    engine.after_rollover = lambda ended, day: rollover.after(engine.journal, ended, day)
+    with engine.lock:
+        rollover.at_start(engine.journal, engine.day)
 
 
 def _report_late_kernels(census: KernelCensus, metrics: Metrics, log, reported: int) -> int:

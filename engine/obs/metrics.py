@@ -84,6 +84,17 @@ class Metrics:
         self.journal_writable = Gauge("ceguard_journal_writable",
                                       "1 while the journal takes writes; 0 while fills are "
                                       "refused for a journal failure", registry=r)
+        self.trading_day_end = Gauge("ceguard_trading_day_end_timestamp_seconds",
+                                     "When the current trading day ends (Unix seconds)",
+                                     registry=r)
+        self.rollovers = Counter("ceguard_trading_day_rollovers",
+                                 "Trading days rolled over since start", registry=r)
+        self.archived_days = Counter("ceguard_days_archived",
+                                     "Trading days moved from the journal to the archive",
+                                     registry=r)
+        self.retention_failures = Counter("ceguard_retention_failures",
+                                          "Retention runs that failed (nothing was deleted)",
+                                          registry=r)
         self.journal_failures = Counter("ceguard_journal_failures",
                                         "Journal writes that failed (each halts the engine "
                                         "until a probe write succeeds)", registry=r)
