@@ -36,12 +36,11 @@ class RetentionConfig:
 def load_day(where: str, table: dict) -> DayConfig:
     end = table.get("end", DEFAULT_END.strftime("%H:%M"))
     try:
-        hours, minutes = (int(part) for part in str(end).split(":"))
-        parsed = time(hours, minutes)
+        parsed = time(*(int(part) for part in _hh_mm_ss(str(end))))
     except ValueError as exc:
         raise ConfigError(where, "trading_day.end", f"is {end!r}, not a time of day",
-                          'write the local time the trading day ends, e.g. end = "20:30"'
-                          ) from exc
+                          'write the local time the trading day ends, HH:MM or HH:MM:SS, '
+                          'e.g. end = "20:30"') from exc
     zone = table.get("timezone", DEFAULT_TIMEZONE)
     try:
         ZoneInfo(str(zone))
@@ -49,6 +48,13 @@ def load_day(where: str, table: dict) -> DayConfig:
         raise ConfigError(where, "trading_day.timezone", f"is {zone!r}, not an IANA time zone",
                           'write e.g. timezone = "America/New_York"') from exc
     return DayConfig(parsed, str(zone))
+
+
+def _hh_mm_ss(text: str) -> list[str]:
+    parts = text.split(":")
+    if len(parts) not in (2, 3) or not all(part.isdigit() for part in parts):
+        raise ValueError(text)
+    return parts
 
 
 def load_retention(where: str, base: Path, table: dict) -> RetentionConfig:
