@@ -40,8 +40,12 @@ def detail(store: CaseStore, journal: Journal, case_id: int, nearing_seconds: fl
     result = summary(store, store.get(case_id), time.time(), nearing_seconds)
     result["executions"] = []
     for e in store.executions(case_id):
-        _, raw = journal.fill(e.fill_seq)
-        fields = fields_of(raw)
+        found = journal.fill(e.fill_seq)
+        if found is None:  # its trading day was archived (a final case: engine/journal/retention.py)
+            result["executions"].append({"fill_seq": e.fill_seq, "firm": e.firm,
+                                         "archived": True, "record": None})
+            continue
+        fields = fields_of(found[1])
         result["executions"].append({
             "fill_seq": e.fill_seq, "firm": e.firm, "order_id": fields.get(37),
             "aggressor": fields.get(1057), "last_mkt": fields.get(30),
@@ -64,6 +68,8 @@ def chart(store: CaseStore, journal: Journal, case_id: int) -> dict:
         (symbol, min(seqs) - CHART_SCAN, max(seqs) + CHART_SCAN))
     points = [(seq, json.loads(record)) for seq, record in rows]
     marked = [i for i, (seq, _) in enumerate(points) if seq in seqs]
+    if not marked:  # its trading day was archived
+        return {"symbol": symbol, "points": [], "marked": seqs, "archived": True}
     points = points[max(0, marked[0] - CHART_NEIGHBOURS):marked[-1] + 1 + CHART_NEIGHBOURS]
     return {"symbol": symbol, "marked": seqs,
             "points": [{"fill_seq": seq, "price": r["price"], "time": r["transact_time"],

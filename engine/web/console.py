@@ -99,7 +99,7 @@ def case_list(cases: list[dict], analyst: str, show: str) -> str:
 
 def case_page(case: dict, chart: dict, analyst: str) -> str:
     css, deadline = _deadline(case)
-    first = case["executions"][0]["record"] if case["executions"] else {}
+    first = (case["executions"][0]["record"] or {}) if case["executions"] else {}
     body = [f"<h1>Case {case['id']} <span class='badge' id='state'>{escape(case['state'])}"
             f"</span></h1>",
             f"<p class='{css}' id='deadline'>Deadline: {deadline}</p>",
@@ -123,6 +123,10 @@ def _executions(executions: list[dict]) -> str:
     rows = []
     for e in executions:
         r = e["record"]
+        if r is None:  # its trading day was archived
+            rows.append(f"<tr><td colspan='11'>fill #{e['fill_seq']}: archived with its "
+                        "trading day (<code>ceguard journal --date</code>)</td></tr>")
+            continue
         rows.append(
             f"<tr><td>{escape(r['exec_id'])}</td><td>{escape(r['symbol'])}</td>"
             f"<td>{escape(r['side'])}</td><td>{escape(e['firm'] or '?')}</td>"
