@@ -4,6 +4,7 @@ and why, and when archives are deleted."""
 from __future__ import annotations
 
 import gzip
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from engine.rules.rulebook import load_rulebook
 from conftest import trade
 
 AT = "2026-01-15T15:00:00+00:00"
+LOCK = threading.Lock()  # the live engine's journal lock
 DAYS = [date(2026, 1, 12), date(2026, 1, 13), date(2026, 1, 14), date(2026, 1, 15)]
 
 
@@ -56,7 +58,7 @@ def test_old_days_are_archived_unless_an_undelivered_bust_or_an_open_case_needs_
     journal.commit()
     folder = tmp_path / "archive"
 
-    result = retention.run(journal, 1, 0, folder, DAYS[-1])
+    result = retention.run(journal, LOCK, 1, 0, folder, DAYS[-1])
 
     assert result.archived == [DAYS[2]]
     assert result.kept == {DAYS[0]: "1 bust(s) not yet delivered",
@@ -76,7 +78,7 @@ def test_old_days_are_archived_unless_an_undelivered_bust_or_an_open_case_needs_
     journal.set_bust_statuses([("sent", None, AT, "BUST-E1", "FIRM")])
     journal.connection().execute("UPDATE cases SET state = ?", (FINAL,))
     journal.commit()
-    assert retention.run(journal, 1, 0, folder, DAYS[-1]).archived == [DAYS[0], DAYS[1]]
+    assert retention.run(journal, LOCK, 1, 0, folder, DAYS[-1]).archived == [DAYS[0], DAYS[1]]
     assert [d.day for d in days.all_days(journal.connection())] == [DAYS[3]]
     assert archive.archived_days(folder) == DAYS[:3]
 
@@ -87,10 +89,10 @@ def test_archives_older_than_archive_days_are_deleted_with_their_fix_logs(tmp_pa
     fixlog = archive.day_folder(folder, DAYS[0]) / "fixlog"
     fixlog.mkdir(parents=True)
     (fixlog / "FIX.4.4-CEGUARD-MATCHING1.messages.log.gz").write_bytes(gzip.compress(b"8=FIX"))
-    retention.run(journal, 2, 0, folder, DAYS[-1])  # keeps days 3 and 4
+    retention.run(journal, LOCK, 2, 0, folder, DAYS[-1])  # keeps days 3 and 4
     assert archive.archived_days(folder) == DAYS[:2]
 
-    result = retention.run(journal, 2, 2, folder, DAYS[-1])  # archives older than Jan 13
+    result = retention.run(journal, LOCK, 2, 2, folder, DAYS[-1])  # archives older than Jan 13
     assert result.deleted == [DAYS[0]]
     assert archive.archived_days(folder) == [DAYS[1]]
     assert not fixlog.exists()

@@ -28,7 +28,8 @@ def day_folder(archive: Path, day: date) -> Path:
 
 def write(db: sqlite3.Connection, schema: str, day: Day, archive: Path) -> Path:
     """Copy the day's rows into a new SQLite file, compressed into the archive; its path.
-    Written under a temporary name and renamed: a crash leaves no half archive."""
+    `db`: a connection in autocommit mode (isolation_level None). Written under a
+    temporary name and renamed: a crash leaves no half archive."""
     folder = day_folder(archive, day.day)
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / JOURNAL_FILE
@@ -39,13 +40,17 @@ def write(db: sqlite3.Connection, schema: str, day: Day, archive: Path) -> Path:
         copy.close()
         db.execute("ATTACH DATABASE ? AS archived", (str(plain),))
         try:
+            db.execute("BEGIN")  # one snapshot of the day
             for table, column in ARCHIVED_TABLES:
                 where, args = day.where(column)
                 db.execute(f"INSERT INTO archived.{table} SELECT * FROM main.{table} "
                            f"WHERE {where}", args)
             db.execute("INSERT INTO archived.days SELECT * FROM main.days WHERE day = ?",
                        (day.day.isoformat(),))
+            db.execute("COMMIT")
         finally:
+            if db.in_transaction:
+                db.execute("ROLLBACK")
             db.execute("DETACH DATABASE archived")
         packed = Path(scratch) / JOURNAL_FILE
         with open(plain, "rb") as source, gzip.open(packed, "wb", compresslevel=6) as out:

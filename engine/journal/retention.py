@@ -1,6 +1,6 @@
 """Retention: old trading days leave the journal for the archive, old archives are deleted.
 
-Run at each rollover (and at start-up) under the journal's lock. `journal_days` trading
+Run after each rollover and at start-up, from serve's main loop. `journal_days` trading
 days stay in the journal, the current one included; an older day is archived
 (engine/journal/archive.py) and its rows deleted, unless it is still needed: a bust of one
 of its fills not yet delivered (pending, queued or failed: the start-up and the firms'
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
+import threading
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
@@ -33,34 +34,50 @@ class RetentionRun:
     fills_archived: int = 0
 
 
-def run(journal: Journal, journal_days: int, archive_days: int, folder: Path,
-        today: date) -> RetentionRun:
-    """Archive what is past `journal_days`, delete archives past `archive_days`."""
+def run(journal: Journal, lock: threading.Lock, journal_days: int, archive_days: int,
+        folder: Path, today: date) -> RetentionRun:
+    """Archive what is past `journal_days`, delete archives past `archive_days`.
+
+    A day is copied into its archive over a connection of its own (a read: the live
+    engine's writer goes on meanwhile); only the deletion of its rows takes the journal's
+    lock, after checking again that nothing needs it."""
     result = RetentionRun()
-    db = journal.connection()
     if journal_days > 0:
-        for day in days.all_days(db)[:-journal_days]:
-            why = still_needed(db, day)
-            if why is not None:
-                result.kept[day.day] = why
-                continue
-            archive.write(db, SCHEMA, day, folder)
-            journal.begin()
-            try:
-                result.fills_archived += archive.delete_rows(db, day)
-                journal.commit()
-            except BaseException:
-                journal.rollback()
-                raise
-            result.archived.append(day.day)
+        reader = sqlite3.connect(journal.path, isolation_level=None)
+        try:
+            for day in days.all_days(reader)[:-journal_days]:
+                why = still_needed(reader, day)
+                if why is None:
+                    archive.write(reader, SCHEMA, day, folder)
+                    with lock:
+                        why = still_needed(journal.connection(), day)
+                        if why is None:
+                            result.fills_archived += _delete(journal, day)
+                            result.archived.append(day.day)
+                if why is not None:
+                    result.kept[day.day] = why
+        finally:
+            reader.close()
     if archive_days > 0:
         oldest_kept = today - timedelta(days=archive_days)
-        held = {day.day for day in days.all_days(db)}
+        with lock:
+            held = {day.day for day in days.all_days(journal.connection())}
         for day in archive.archived_days(folder):
             if day < oldest_kept and day not in held:
                 shutil.rmtree(archive.day_folder(folder, day))
                 result.deleted.append(day)
     return result
+
+
+def _delete(journal: Journal, day: Day) -> int:
+    journal.begin()
+    try:
+        removed = archive.delete_rows(journal.connection(), day)
+        journal.commit()
+    except BaseException:
+        journal.rollback()
+        raise
+    return removed
 
 
 def still_needed(db: sqlite3.Connection, day: Day) -> str | None:

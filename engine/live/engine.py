@@ -121,8 +121,8 @@ class LiveEngine:
         self.calendar = calendar or TradingDays()
         self.day: date | None = None  # the current trading day, once rebuilt
         self._day_end = 0  # when it ends, UTC ns
-        # Called under `lock` after each rollover with (the day that ended, the new day):
-        # retention's work (engine/live/rollover.py).
+        # Called after each rollover with (the day that ended, the new day), not holding
+        # `lock`: retention's work (engine/live/rollover.py).
         self.after_rollover: Callable[[date, date], None] | None = None
 
     # Start-up and shutdown.
@@ -541,8 +541,8 @@ class LiveEngine:
                           first_fill=first_seq, closes_carried=len(closes[1]),
                           window_decisions=len(window),
                           ends_at=self.calendar.describe_end(day))
-            if self.after_rollover is not None:
-                self.after_rollover(ended, day)
+        if self.after_rollover is not None:
+            self.after_rollover(ended, day)  # outside the lock: fills go on meanwhile
         return True
 
     # Journal failure and recovery, under lock.

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import gzip
 import shutil
+import threading
 from datetime import date
 from pathlib import Path
 
@@ -37,13 +38,13 @@ class Rollover:
     def enabled(self) -> bool:
         return self.config.journal_days > 0 or self.config.archive_days > 0
 
-    def at_start(self, journal: Journal, today: date) -> None:
-        """Retention once at start-up (a stop may have spanned days; under the lock)."""
+    def at_start(self, journal: Journal, lock: threading.Lock, today: date) -> None:
+        """Retention once at start-up (a stop may have spanned days)."""
         if self.enabled:
-            self._guarded(lambda: self.retain(journal, today))
+            self._guarded(lambda: self.retain(journal, lock, today))
 
-    def after(self, journal: Journal, ended: date, today: date) -> None:
-        """After the rollover from `ended` to `today` (under the journal's lock)."""
+    def after(self, journal: Journal, lock: threading.Lock, ended: date, today: date) -> None:
+        """After the rollover from `ended` to `today`; `lock` is the journal's."""
         if not self.enabled:
             return
 
@@ -52,7 +53,7 @@ class Rollover:
             if rotated:
                 self.log.info("fix_logs_archived", day=ended.isoformat(), files=rotated,
                               folder=str(archive.day_folder(self.folder, ended) / "fixlog"))
-            self.retain(journal, today)
+            self.retain(journal, lock, today)
         self._guarded(work)
 
     def _guarded(self, work) -> None:
@@ -65,9 +66,9 @@ class Rollover:
                            detail="nothing was deleted that was not archived first; "
                                   "retried at the next rollover")
 
-    def retain(self, journal: Journal, today: date) -> None:
-        result = retention.run(journal, self.config.journal_days, self.config.archive_days,
-                               self.folder, today)
+    def retain(self, journal: Journal, lock: threading.Lock, today: date) -> None:
+        result = retention.run(journal, lock, self.config.journal_days,
+                               self.config.archive_days, self.folder, today)
         self.metrics.archived_days.inc(len(result.archived))
         if result.archived or result.deleted or result.kept:
             self.log.info("retention", archived=[d.isoformat() for d in result.archived],

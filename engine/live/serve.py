@@ -209,9 +209,9 @@ def _retention(config, settings: fix.SessionSettings, session_ids: list[fix.Sess
                     for name, path in event_logs(settings, session_ids).items()
                     if name != NO_SESSION]
     rollover = Rollover(config.retention, config.journal, message_logs, metrics, log)
-    engine.after_rollover = lambda ended, day: rollover.after(engine.journal, ended, day)
-    with engine.lock:
-        rollover.at_start(engine.journal, engine.day)
+    engine.after_rollover = lambda ended, day: rollover.after(engine.journal, engine.lock,
+                                                              ended, day)
+    rollover.at_start(engine.journal, engine.lock, engine.day)
 
 
 def _report_late_kernels(census: KernelCensus, metrics: Metrics, log, reported: int) -> int:
